@@ -1,0 +1,40 @@
+# One entry point for every check CI runs. `make test` is the command the
+# README documents and the one .ci/run calls; the other targets are its parts.
+GO          ?= go
+# Modules in this repository: the library at the root and, when present, the
+# examples module (its own go.mod so the library's dependency set stays lean).
+MODULES     := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod))
+FUZZTIME    ?= 5s
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN       ?= $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+
+.PHONY: test vet staticcheck race fuzz bench tools demo
+
+test: vet staticcheck race fuzz
+
+tools: $(STATICCHECK)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+vet:
+	@set -e; for m in $(MODULES); do echo "== go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
+
+staticcheck: $(STATICCHECK)
+	@set -e; for m in $(MODULES); do echo "== staticcheck ($$m)"; (cd $$m && $(STATICCHECK) ./...); done
+
+race:
+	@set -e; for m in $(MODULES); do echo "== go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...); done
+
+# Every Fuzz target of every package, each for FUZZTIME.
+fuzz:
+	@FUZZTIME=$(FUZZTIME) ./.ci/fuzz $(MODULES)
+
+# Benchmarks are for people, not CI: the machine is shared and noisy.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The seed's story on one machine (see examples/README.md).
+demo:
+	cd examples && $(GO) run ./demo
