@@ -1,0 +1,574 @@
+package spanmetrics
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+)
+
+// entry is one attribute a new series will carry: either a fixed string
+// (span.kind and friends) or a value read from the input, copied on creation.
+type entry struct {
+	name  string
+	str   string
+	val   pcommon.Value
+	isStr bool
+}
+
+// scratch is per-call working memory, pooled so steady-state aggregation
+// does not allocate.
+type scratch struct {
+	key      []byte
+	entries  []entry
+	globKeys []string
+	rng      rng
+	// withEntries says whether encoding also fills entries (on a miss).
+	withEntries bool
+	adjusted    bool
+}
+
+func (sc *scratch) addStr(name, v string) {
+	if sc.withEntries {
+		sc.entries = append(sc.entries, entry{name: name, str: v, isStr: true})
+	}
+}
+
+func (sc *scratch) addVal(name string, v pcommon.Value) {
+	if sc.withEntries {
+		sc.entries = append(sc.entries, entry{name: name, val: v})
+	}
+}
+
+type resCtx struct {
+	res    *resource
+	attrs  pcommon.Map
+	svc    pcommon.Value
+	now    int64
+	nowTs  pcommon.Timestamp
+	scope  pcommon.InstrumentationScope
+	scoped bool
+}
+
+var spanKindNames = [...]string{
+	ptrace.SpanKindUnspecified: "SPAN_KIND_UNSPECIFIED",
+	ptrace.SpanKindInternal:    "SPAN_KIND_INTERNAL",
+	ptrace.SpanKindServer:      "SPAN_KIND_SERVER",
+	ptrace.SpanKindClient:      "SPAN_KIND_CLIENT",
+	ptrace.SpanKindProducer:    "SPAN_KIND_PRODUCER",
+	ptrace.SpanKindConsumer:    "SPAN_KIND_CONSUMER",
+}
+
+var statusCodeNames = [...]string{
+	ptrace.StatusCodeUnset: "STATUS_CODE_UNSET",
+	ptrace.StatusCodeOk:    "STATUS_CODE_OK",
+	ptrace.StatusCodeError: "STATUS_CODE_ERROR",
+}
+
+// ConsumeTraces aggregates spans. It reads its input and keeps nothing of it
+// by reference: keys are hashed from attribute values in place, and only a
+// new series copies the values it needs.
+func (c *spanConnector) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
+	if c.shutdown.Load() {
+		return ErrShutdown
+	}
+	now := c.now()
+	sc := c.scratch.Get().(*scratch)
+	defer c.scratch.Put(sc)
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		attrs := rs.Resource().Attributes()
+		svc, ok := attrs.Get(serviceNameKey)
+		if !ok {
+			if n := countSpans(rs); n > 0 {
+				c.tel.spansDropped.Add(context.Background(), int64(n), c.tel.dropNoService)
+				c.warn.warn(now, "spans without resource attribute service.name are not aggregated", zap.Int("spans", n))
+			}
+			continue
+		}
+		rc := resCtx{
+			attrs: attrs,
+			svc:   svc,
+			now:   now.UnixNano(),
+			nowTs: pcommon.NewTimestampFromTime(now),
+		}
+		rc.res = c.resourceFor(sc, attrs, rc.now)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			rc.scope = ss.Scope()
+			rc.scoped = len(c.scopes) > 0 && slices.Contains(c.scopes, rc.scope.Name())
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				c.aggregateSpan(sc, &rc, spans.At(k))
+			}
+		}
+	}
+	return nil
+}
+
+func countSpans(rs ptrace.ResourceSpans) int {
+	n := 0
+	for j := 0; j < rs.ScopeSpans().Len(); j++ {
+		n += rs.ScopeSpans().At(j).Spans().Len()
+	}
+	return n
+}
+
+func (c *spanConnector) aggregateSpan(sc *scratch, rc *resCtx, span ptrace.Span) {
+	var durNanos uint64
+	if st, en := span.StartTimestamp(), span.EndTimestamp(); en > st {
+		durNanos = uint64(en - st)
+	}
+	value := float64(durNanos) / c.unitNanos
+
+	n := uint64(1)
+	w, adjusted := adjustedCount(span.TraceState().AsRaw())
+	if adjusted {
+		n = sc.rng.round(w)
+	}
+
+	sc.adjusted = adjusted
+	if !c.splitKinds {
+		c.encode(sc, rc, span, pcommon.Map{}, false, kindCombined, false)
+		c.update(sc, rc, kindCombined, span, pcommon.Map{}, false, value, n)
+	} else {
+		c.encode(sc, rc, span, pcommon.Map{}, false, kindCalls, false)
+		c.update(sc, rc, kindCalls, span, pcommon.Map{}, false, value, n)
+		c.encode(sc, rc, span, pcommon.Map{}, false, kindDuration, false)
+		c.update(sc, rc, kindDuration, span, pcommon.Map{}, false, value, n)
+	}
+
+	if len(c.eventDims) > 0 {
+		events := span.Events()
+		for e := 0; e < events.Len(); e++ {
+			ea := events.At(e).Attributes()
+			c.encode(sc, rc, span, ea, true, kindEvents, false)
+			c.update(sc, rc, kindEvents, span, ea, true, value, n)
+		}
+	}
+}
+
+// encode writes the full key of the span's series of kind k into sc.key.
+// With entries set it also lists the attributes a new series will carry;
+// that is only done on a miss, keeping the hot path to hashing.
+func (c *spanConnector) encode(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent bool, k kind, entries bool) {
+	sc.withEntries = entries
+	c.encodeBase(sc, rc, span, event, hasEvent, sc.adjusted)
+	switch k {
+	case kindCalls:
+		c.appendDims(sc, rc, span, event, hasEvent, c.callsDims)
+	case kindDuration:
+		c.appendDims(sc, rc, span, event, hasEvent, c.histDims)
+	case kindEvents:
+		c.appendDims(sc, rc, span, event, hasEvent, c.eventDims)
+	}
+	sc.key[0] = byte(k)
+}
+
+// encodeBase writes the key prefix shared by every metric of the span:
+// resource identity, default dimensions and `dimensions`. Every value is
+// written with a type tag and a length, so int 200 and string "200", or a
+// missing dimension and an empty one, never share a key.
+func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent, adjusted bool) {
+	b := append(sc.key[:0], 0) // kind byte, set by update
+	b = binary.LittleEndian.AppendUint64(b, rc.res.id)
+	sc.entries = sc.entries[:0]
+	if !c.exclService {
+		b = appendValue(b, rc.svc)
+		sc.addVal(serviceNameKey, rc.svc)
+	}
+	if !c.exclName {
+		name := span.Name()
+		b = appendString(b, name)
+		sc.addStr(spanNameKey, name)
+	}
+	if !c.exclKind {
+		k := span.Kind()
+		if k < 0 || int(k) >= len(spanKindNames) {
+			k = -1
+		}
+		b = append(b, byte(k))
+		if sc.withEntries && k >= 0 {
+			sc.addStr(spanKindKey, spanKindNames[k])
+		} else if sc.withEntries {
+			sc.addStr(spanKindKey, "")
+		}
+	}
+	if !c.exclStatus {
+		s := span.Status().Code()
+		if s < 0 || int(s) >= len(statusCodeNames) {
+			s = -1
+		}
+		b = append(b, byte(s))
+		if sc.withEntries && s >= 0 {
+			sc.addStr(statusCodeKey, statusCodeNames[s])
+		} else if sc.withEntries {
+			sc.addStr(statusCodeKey, "")
+		}
+	}
+	if rc.scoped {
+		b = appendString(b, rc.scope.Name())
+		b = appendString(b, rc.scope.Version())
+		sc.addStr(scopeNameKey, rc.scope.Name())
+		sc.addStr(scopeVersionKey, rc.scope.Version())
+	}
+	if c.cfg.EnableMetricsSamplingMethod {
+		m := "counted"
+		if adjusted {
+			m = "extrapolated"
+		}
+		b = appendString(b, m)
+		sc.addStr(samplingKey, m)
+	}
+	sc.key = b
+	c.appendDims(sc, rc, span, event, hasEvent, c.dims)
+	if len(c.globs) > 0 {
+		c.appendGlobs(sc, rc, span, event, hasEvent)
+	}
+}
+
+// lookup resolves a dimension: span attributes, then event attributes (for
+// the events metric), then resource attributes, then the default.
+func lookup(name string, span, event, res pcommon.Map, hasEvent bool) (pcommon.Value, bool) {
+	if v, ok := span.Get(name); ok {
+		return v, true
+	}
+	if hasEvent {
+		if v, ok := event.Get(name); ok {
+			return v, true
+		}
+	}
+	return res.Get(name)
+}
+
+func (c *spanConnector) appendDims(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent bool, dims []dim) {
+	b := sc.key
+	sa := span.Attributes()
+	for i := range dims {
+		d := &dims[i]
+		v, ok := lookup(d.name, sa, event, rc.attrs, hasEvent)
+		if !ok && d.has {
+			v, ok = d.def, true
+		}
+		if !ok {
+			b = append(b, 0) // absent: the dimension is omitted
+			continue
+		}
+		b = append(b, 1)
+		b = appendValue(b, v)
+		sc.addVal(d.name, v)
+	}
+	sc.key = b
+}
+
+func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent bool) {
+	keys := sc.globKeys[:0]
+	add := func(m pcommon.Map) {
+		for k := range m.All() {
+			if !c.dimNames[k] && !slices.Contains(keys, k) && c.matchesGlob(k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	add(span.Attributes())
+	if hasEvent {
+		add(event)
+	}
+	add(rc.attrs)
+	slices.Sort(keys)
+	b := binary.AppendUvarint(sc.key, uint64(len(keys)))
+	for _, k := range keys {
+		v, _ := lookup(k, span.Attributes(), event, rc.attrs, hasEvent)
+		b = appendString(b, k)
+		b = appendValue(b, v)
+		sc.addVal(k, v)
+	}
+	sc.key = b
+	sc.globKeys = keys
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendValue encodes a value with its type so distinct types never collide.
+func appendValue(b []byte, v pcommon.Value) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		b = append(b, 's')
+		return appendString(b, v.Str())
+	case pcommon.ValueTypeInt:
+		b = append(b, 'i')
+		return binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
+	case pcommon.ValueTypeDouble:
+		b = append(b, 'd')
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Double()))
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			return append(b, 'b', 1)
+		}
+		return append(b, 'b', 0)
+	case pcommon.ValueTypeBytes:
+		bs := v.Bytes()
+		b = append(b, 'y')
+		b = binary.AppendUvarint(b, uint64(bs.Len()))
+		for i := 0; i < bs.Len(); i++ {
+			b = append(b, bs.At(i))
+		}
+		return b
+	case pcommon.ValueTypeSlice:
+		sl := v.Slice()
+		b = append(b, 'l')
+		b = binary.AppendUvarint(b, uint64(sl.Len()))
+		for i := 0; i < sl.Len(); i++ {
+			b = appendValue(b, sl.At(i))
+		}
+		return b
+	case pcommon.ValueTypeMap:
+		m := v.Map()
+		b = append(b, 'm')
+		b = binary.AppendUvarint(b, uint64(m.Len()))
+		for k, mv := range m.All() {
+			b = appendString(b, k)
+			b = appendValue(b, mv)
+		}
+		return b
+	default:
+		return append(b, 'e')
+	}
+}
+
+// update finds or creates the series for the key in sc and records the span.
+func (c *spanConnector) update(sc *scratch, rc *resCtx, k kind, span ptrace.Span, event pcommon.Map, hasEvent bool, value float64, n uint64) {
+	h := xxhash.Sum64(sc.key)
+	sh := &c.shards[h&(numShards-1)]
+	sh.mu.Lock()
+	s := sh.find(h, sc.key)
+	if s == nil {
+		c.encode(sc, rc, span, event, hasEvent, k, true)
+		s = c.newSeries(sc, rc, k, h)
+		if s == nil {
+			sh.mu.Unlock()
+			c.updateOverflow(rc, k, span, value, n)
+			return
+		}
+		sh.insert(s)
+	}
+	c.record(s, rc, span, value, n)
+	sh.mu.Unlock()
+}
+
+func (c *spanConnector) record(s *series, rc *resCtx, span ptrace.Span, value float64, n uint64) {
+	s.count += n
+	s.lastSeen = rc.now
+	s.dirty = true
+	if s.kind.hasDuration() && !c.histOff {
+		s.sum += value * float64(n)
+		if s.expo != nil {
+			s.expo.observe(value, n, c.expoMax)
+		} else {
+			s.buckets[bucketIndex(c.bounds, value)] += n
+		}
+	}
+	if len(s.ex) < cap(s.ex) {
+		if tid := span.TraceID(); !tid.IsEmpty() {
+			s.ex = append(s.ex, exemplar{traceID: tid, spanID: span.SpanID(), value: value, ts: span.EndTimestamp()})
+		}
+	}
+}
+
+// bucketIndex returns the first bucket whose upper bound is >= v (bounds
+// are upper-inclusive, as in OTLP).
+func bucketIndex(bounds []float64, v float64) int {
+	if len(bounds) <= 16 {
+		for i, b := range bounds {
+			if v <= b {
+				return i
+			}
+		}
+		return len(bounds)
+	}
+	lo, hi := 0, len(bounds)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bounds[m] < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// newSeries creates a series from the key and entries in sc, or returns nil
+// when the resource already holds its limit of series of that kind.
+func (c *spanConnector) newSeries(sc *scratch, rc *resCtx, k kind, h uint64) *series {
+	if rc.res.nSeries[k].Add(1) > c.seriesLimit {
+		rc.res.nSeries[k].Add(-1)
+		return nil
+	}
+	s := &series{
+		key:   slices.Clone(sc.key),
+		hash:  h,
+		res:   rc.res,
+		seq:   c.seq.Add(1),
+		kind:  k,
+		attrs: pcommon.NewMap(),
+		start: rc.nowTs,
+	}
+	s.attrs.EnsureCapacity(len(sc.entries))
+	for _, e := range sc.entries {
+		if e.isStr {
+			s.attrs.PutStr(e.name, e.str)
+		} else {
+			e.val.CopyTo(s.attrs.PutEmpty(e.name))
+		}
+	}
+	c.initSeries(s)
+	return s
+}
+
+func (c *spanConnector) initSeries(s *series) {
+	if s.kind.hasDuration() && !c.histOff {
+		if c.expo {
+			s.expo = newExpoHist()
+		} else {
+			s.buckets = make([]uint64, len(c.bounds)+1)
+		}
+	}
+	if c.exemplars > 0 {
+		s.ex = make([]exemplar, 0, c.exemplars)
+	}
+}
+
+func (c *spanConnector) updateOverflow(rc *resCtx, k kind, span ptrace.Span, value float64, n uint64) {
+	var kb [10]byte
+	key := append(kb[:0], byte(k)|0x80)
+	key = binary.LittleEndian.AppendUint64(key, rc.res.id)
+	h := xxhash.Sum64(key)
+	sh := &c.shards[h&(numShards-1)]
+	sh.mu.Lock()
+	s := sh.find(h, key)
+	if s == nil {
+		s = &series{key: slices.Clone(key), hash: h, res: rc.res, seq: c.seq.Add(1), kind: k, attrs: pcommon.NewMap(), start: rc.nowTs}
+		s.attrs.PutBool(overflowKey, true)
+		c.initSeries(s)
+		rc.res.nSeries[k].Add(1)
+		sh.insert(s)
+	}
+	c.record(s, rc, span, value, n)
+	sh.mu.Unlock()
+	c.tel.spansOverflowed.Add(context.Background(), 1)
+}
+
+// resourceFor returns the resource entry for attrs, creating it (with a
+// copy of attrs) when first seen and evicting the least recently seen one
+// beyond resource_metrics_cache_size.
+func (c *spanConnector) resourceFor(sc *scratch, attrs pcommon.Map, now int64) *resource {
+	b := sc.key[:0]
+	if len(c.keyAttrs) > 0 {
+		for _, k := range c.keyAttrs {
+			if v, ok := attrs.Get(k); ok {
+				b = append(b, 1)
+				b = appendValue(b, v)
+			} else {
+				b = append(b, 0)
+			}
+		}
+	} else {
+		keys := sc.globKeys[:0]
+		for k := range attrs.All() {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			v, _ := attrs.Get(k)
+			b = appendString(b, k)
+			b = appendValue(b, v)
+		}
+		sc.globKeys = keys
+	}
+	sc.key = b
+	h := xxhash.Sum64(b)
+
+	c.resMu.RLock()
+	r := c.findResource(h, b)
+	if r != nil {
+		r.lastSeen.Store(now)
+	}
+	c.resMu.RUnlock()
+	if r != nil {
+		return r
+	}
+
+	c.resMu.Lock()
+	defer c.resMu.Unlock()
+	if r = c.findResource(h, b); r != nil {
+		r.lastSeen.Store(now)
+		return r
+	}
+	if c.nRes >= c.resCacheSize {
+		c.evictOldestLocked()
+	}
+	r = &resource{key: slices.Clone(b), hash: h, id: c.seq.Add(1), attrs: pcommon.NewMap()}
+	attrs.CopyTo(r.attrs)
+	r.lastSeen.Store(now)
+	r.next = c.resources[h]
+	c.resources[h] = r
+	c.nRes++
+	return r
+}
+
+func (c *spanConnector) findResource(h uint64, key []byte) *resource {
+	for r := c.resources[h]; r != nil; r = r.next {
+		if string(r.key) == string(key) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (c *spanConnector) removeResourceLocked(r *resource) {
+	head := c.resources[r.hash]
+	if head == r {
+		if r.next == nil {
+			delete(c.resources, r.hash)
+		} else {
+			c.resources[r.hash] = r.next
+		}
+	} else {
+		for p := head; p != nil; p = p.next {
+			if p.next == r {
+				p.next = r.next
+				break
+			}
+		}
+	}
+	r.next = nil
+	c.nRes--
+}
+
+func (c *spanConnector) evictOldestLocked() {
+	var oldest *resource
+	for _, head := range c.resources {
+		for r := head; r != nil; r = r.next {
+			if oldest == nil || r.lastSeen.Load() < oldest.lastSeen.Load() {
+				oldest = r
+			}
+		}
+	}
+	if oldest == nil {
+		return
+	}
+	c.removeResourceLocked(oldest)
+	oldest.evicted.Store(true)
+	c.tel.resourcesRemoved.Add(context.Background(), 1, reason("evicted"))
+}

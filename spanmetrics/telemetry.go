@@ -1,0 +1,95 @@
+package spanmetrics
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+)
+
+// Self-telemetry. Upstream's connector emits none, so every name here is
+// additive; they follow the collector's otelcol_ prefix convention.
+const (
+	metricSpansDropped     = "otelcol_connector_span_metrics_spans_dropped"
+	metricSpansOverflowed  = "otelcol_connector_span_metrics_spans_overflowed"
+	metricSeriesRemoved    = "otelcol_connector_span_metrics_series_removed"
+	metricResourcesRemoved = "otelcol_connector_span_metrics_resources_removed"
+	metricFlushFailures    = "otelcol_connector_span_metrics_flush_failures"
+	metricActiveSeries     = "otelcol_connector_span_metrics_active_series"
+)
+
+type telemetry struct {
+	spansDropped     metric.Int64Counter
+	spansOverflowed  metric.Int64Counter
+	seriesRemoved    metric.Int64Counter
+	resourcesRemoved metric.Int64Counter
+	flushFailures    metric.Int64Counter
+	activeSeries     metric.Int64ObservableGauge
+	reg              metric.Registration
+
+	dropNoService metric.MeasurementOption
+}
+
+func newTelemetry(set component.TelemetrySettings, active func() int64) (*telemetry, error) {
+	m := set.MeterProvider.Meter("github.com/tailgate-otel/tailgate/spanmetrics")
+	t := &telemetry{dropNoService: metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "missing_service_name")))}
+	var err error
+	if t.spansDropped, err = m.Int64Counter(metricSpansDropped, metric.WithUnit("{span}"),
+		metric.WithDescription("Spans not aggregated, by reason (upstream skips them silently).")); err != nil {
+		return nil, err
+	}
+	if t.spansOverflowed, err = m.Int64Counter(metricSpansOverflowed, metric.WithUnit("{span}"),
+		metric.WithDescription("Spans (and events) aggregated into the otel.metric.overflow series.")); err != nil {
+		return nil, err
+	}
+	if t.seriesRemoved, err = m.Int64Counter(metricSeriesRemoved, metric.WithUnit("{series}"),
+		metric.WithDescription("Series removed, by reason (expired, idle_delta, resource_removed).")); err != nil {
+		return nil, err
+	}
+	if t.resourcesRemoved, err = m.Int64Counter(metricResourcesRemoved, metric.WithUnit("{resource}"),
+		metric.WithDescription("Resources removed, by reason (expired, evicted).")); err != nil {
+		return nil, err
+	}
+	if t.flushFailures, err = m.Int64Counter(metricFlushFailures, metric.WithUnit("{flush}"),
+		metric.WithDescription("Flushes the next consumer refused.")); err != nil {
+		return nil, err
+	}
+	if t.activeSeries, err = m.Int64ObservableGauge(metricActiveSeries, metric.WithUnit("{series}"),
+		metric.WithDescription("Series currently held.")); err != nil {
+		return nil, err
+	}
+	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(t.activeSeries, active())
+		return nil
+	}, t.activeSeries)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func reason(r string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+}
+
+// rateLimitedLogger logs a message at most once per interval so that a
+// stream of bad input cannot flood the log.
+type rateLimitedLogger struct {
+	logger   *zap.Logger
+	interval time.Duration
+	last     atomic.Int64
+}
+
+func (l *rateLimitedLogger) warn(now time.Time, msg string, fields ...zap.Field) {
+	last := l.last.Load()
+	if now.UnixNano()-last < int64(l.interval) && last != 0 {
+		return
+	}
+	if l.last.CompareAndSwap(last, now.UnixNano()) {
+		l.logger.Warn(msg, fields...)
+	}
+}
