@@ -67,7 +67,7 @@ func TraceID(seed uint64, i int) pcommon.TraceID {
 // SpanID is the ID of span j of trace i.
 func SpanID(seed uint64, i, j int) pcommon.SpanID {
 	var id pcommon.SpanID
-	binary.BigEndian.PutUint64(id[:], mix(seed+uint64(j)+1, uint64(i))|1)
+	binary.BigEndian.PutUint64(id[:], mix(mix(seed, uint64(j)+1), uint64(i))|1)
 	return id
 }
 

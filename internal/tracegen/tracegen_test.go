@@ -1,6 +1,7 @@
 package tracegen
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -93,4 +94,19 @@ func TestErrorsAndSlow(t *testing.T) {
 	}
 	assert.Equal(t, 10, errs)
 	assert.Equal(t, 5, slow)
+}
+
+func TestSpanIDsDistinctAcrossSeeds(t *testing.T) {
+	seen := map[pcommon.SpanID]string{}
+	for seed := uint64(0); seed < 8; seed++ {
+		for i := 0; i < 50; i++ {
+			for j := 0; j < 10; j++ {
+				id := SpanID(seed, i, j)
+				where := fmt.Sprintf("seed=%d trace=%d span=%d", seed, i, j)
+				prev, dup := seen[id]
+				require.False(t, dup, "%s collides with %s", where, prev)
+				seen[id] = where
+			}
+		}
+	}
 }
