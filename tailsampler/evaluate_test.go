@@ -1,0 +1,215 @@
+package tailsampler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// fixedRegistry adds a "fixed" type whose block names the verdict, and
+// counts evaluations per policy name.
+func fixedRegistry(calls map[string]int) map[string]PolicyFactory {
+	reg := builtinPolicyTypes()
+	reg["fixed"] = func(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+		var cfg struct {
+			D string `mapstructure:"d"`
+		}
+		if err := conf.Unmarshal(&cfg); err != nil {
+			return nil, err
+		}
+		name := set.Name
+		return PolicyFunc(func(context.Context, Trace) (Decision, error) {
+			if calls != nil {
+				calls[name]++
+			}
+			if cfg.D == "error" {
+				return Unspecified, errors.New("boom")
+			}
+			for d := Unspecified; d <= Dropped; d++ {
+				if d.String() == cfg.D {
+					return d, nil
+				}
+			}
+			return Unspecified, fmt.Errorf("bad verdict %q", cfg.D)
+		}), nil
+	}
+	return reg
+}
+
+func fixedSet(t *testing.T, first bool, calls map[string]int, verdicts ...string) *policySet {
+	t.Helper()
+	y := "policies:\n"
+	for i, v := range verdicts {
+		y += fmt.Sprintf("  - {name: p%d, type: fixed, fixed: {d: %s}}\n", i, v)
+	}
+	cfgs, err := loadPolicies(t, y)
+	require.NoError(t, err)
+	ps, err := newPolicySet(cfgs, fixedRegistry(calls), PolicySettings{}, first)
+	require.NoError(t, err)
+	return ps
+}
+
+var allVerdicts = []string{"unspecified", "not_sampled", "sampled", "invert_sampled", "invert_not_sampled", "dropped", "error"}
+
+// expectPair is the precedence rule written out for two votes.
+func expectPair(a, b string) (Decision, string) {
+	names := map[string]string{}
+	for i, v := range []string{a, b} {
+		if _, ok := names[v]; !ok {
+			names[v] = fmt.Sprintf("p%d", i)
+		}
+	}
+	has := func(v string) bool { _, ok := names[v]; return ok }
+	switch {
+	case has("dropped"):
+		return Dropped, names["dropped"]
+	case has("invert_not_sampled"):
+		return NotSampled, names["invert_not_sampled"]
+	case has("sampled"):
+		return Sampled, names["sampled"]
+	case has("invert_sampled") && !has("not_sampled") && !has("unspecified"):
+		return Sampled, names["invert_sampled"]
+	}
+	return NotSampled, ""
+}
+
+func TestEvaluatePrecedenceEveryPair(t *testing.T) {
+	tr := buildTrace(testTraceID, spanSpec{durMs: 1})
+	for _, a := range allVerdicts {
+		for _, b := range allVerdicts {
+			t.Run(a+"+"+b, func(t *testing.T) {
+				ps := fixedSet(t, false, nil, a, b)
+				d, name := ps.Decide(context.Background(), tr)
+				wd, wn := expectPair(a, b)
+				assert.Equal(t, wd.String(), d.String())
+				assert.Equal(t, wn, name)
+			})
+		}
+	}
+}
+
+func TestEvaluateDropPoliciesFirst(t *testing.T) {
+	calls := map[string]int{}
+	cfgs, err := loadPolicies(t, `
+policies:
+  - {name: keep, type: fixed, fixed: {d: sampled}}
+  - name: veto
+    type: drop
+    drop: {drop_sub_policy: [{name: x, type: fixed, fixed: {d: sampled}}, {name: y, type: fixed, fixed: {d: invert_sampled}}]}
+`)
+	require.NoError(t, err)
+	ps, err := newPolicySet(cfgs, fixedRegistry(calls), PolicySettings{}, false)
+	require.NoError(t, err)
+	d, name := ps.Decide(context.Background(), buildTrace(testTraceID, spanSpec{}))
+	assert.Equal(t, Dropped, d)
+	assert.Equal(t, "veto", name)
+	assert.Zero(t, calls["keep"], "the drop ends evaluation before other policies run")
+
+	// A drop that does not match is not a vote: an invert_match policy
+	// still keeps the trace (upstream would count a NotSampled).
+	cfgs, err = loadPolicies(t, `
+policies:
+  - {name: inv, type: fixed, fixed: {d: invert_sampled}}
+  - name: veto
+    type: drop
+    drop: {drop_sub_policy: [{name: x, type: fixed, fixed: {d: not_sampled}}]}
+`)
+	require.NoError(t, err)
+	ps, err = newPolicySet(cfgs, fixedRegistry(nil), PolicySettings{}, false)
+	require.NoError(t, err)
+	d, name = ps.Decide(context.Background(), buildTrace(testTraceID, spanSpec{}))
+	assert.Equal(t, Sampled, d)
+	assert.Equal(t, "inv", name)
+}
+
+func TestEvaluateSampleOnFirstMatch(t *testing.T) {
+	tr := buildTrace(testTraceID, spanSpec{})
+	calls := map[string]int{}
+	ps := fixedSet(t, true, calls, "not_sampled", "sampled", "invert_not_sampled")
+	d, name := ps.Decide(context.Background(), tr)
+	assert.Equal(t, Sampled, d)
+	assert.Equal(t, "p1", name)
+	assert.Equal(t, 0, calls["p2"], "evaluation stops at the first Sampled")
+
+	calls = map[string]int{}
+	ps = fixedSet(t, false, calls, "not_sampled", "sampled", "invert_not_sampled")
+	d, name = ps.Decide(context.Background(), tr)
+	assert.Equal(t, NotSampled, d)
+	assert.Equal(t, "p2", name)
+	assert.Equal(t, 1, calls["p2"])
+
+	// An earlier invert veto still wins, as upstream.
+	ps = fixedSet(t, true, nil, "invert_not_sampled", "sampled", "sampled")
+	d, _ = ps.Decide(context.Background(), tr)
+	assert.Equal(t, NotSampled, d)
+}
+
+func TestEvaluateMetrics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	cfgs, err := loadPolicies(t, `
+policies:
+  - {name: yes, type: fixed, fixed: {d: sampled}}
+  - {name: no, type: fixed, fixed: {d: not_sampled}}
+  - {name: bad, type: fixed, fixed: {d: error}}
+`)
+	require.NoError(t, err)
+	clock := &fakeClock{t: testEpoch}
+	ps, err := newPolicySet(cfgs, fixedRegistry(nil), PolicySettings{Telemetry: component.TelemetrySettings{MeterProvider: mp}}, false)
+	require.NoError(t, err)
+	ps.now = func() time.Time { clock.advance(3 * time.Microsecond); return clock.t }
+	tr := buildTrace(testTraceID, spanSpec{})
+	for i := 0; i < 3; i++ {
+		d, _ := ps.Decide(context.Background(), tr)
+		require.Equal(t, Sampled, d)
+	}
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	got := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			got[m.Name] = m
+		}
+	}
+	counts := map[string]int64{}
+	for _, dp := range got[mCountTracesSampled].Data.(metricdata.Sum[int64]).DataPoints {
+		p, _ := dp.Attributes.Value("policy")
+		s, _ := dp.Attributes.Value("sampled")
+		counts[p.AsString()+"/"+s.String()] = dp.Value
+	}
+	assert.Equal(t, map[string]int64{"yes/true": 3, "no/false": 3}, counts)
+	errDP := got[mPolicyEvaluationError].Data.(metricdata.Sum[int64]).DataPoints
+	require.Len(t, errDP, 1)
+	assert.Equal(t, int64(3), errDP[0].Value)
+	hist := got[mSamplingDecisionLatency].Data.(metricdata.Histogram[int64]).DataPoints
+	require.Len(t, hist, 3)
+	for _, dp := range hist {
+		assert.Equal(t, uint64(3), dp.Count)
+		assert.Equal(t, int64(9), dp.Sum, "3 µs per policy per trace from the fake clock")
+	}
+	assert.Equal(t, "µs", got[mSamplingDecisionLatency].Unit)
+}
+
+func TestEvaluateSeedPolicies(t *testing.T) {
+	cfgs := loadFile(t, "policies_seed.yaml")
+	ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+	require.NoError(t, err)
+	ctx := context.Background()
+	d, name := ps.Decide(ctx, buildTrace(testTraceID, spanSpec{durMs: 10}, spanSpec{durMs: 5, status: ptrace.StatusCodeError}))
+	assert.Equal(t, Sampled, d)
+	assert.Equal(t, "errors-policy", name)
+	d, name = ps.Decide(ctx, buildTrace(testTraceID, spanSpec{durMs: 1500}))
+	assert.Equal(t, Sampled, d)
+	assert.Equal(t, "slow-traces-policy", name)
+}

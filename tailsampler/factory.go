@@ -1,0 +1,94 @@
+package tailsampler
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+)
+
+// TypeStr is the component type, the same as upstream's.
+const TypeStr = "tail_sampling"
+
+var componentType = component.MustNewType(TypeStr)
+
+// Option configures NewFactory. It is sealed: only this package makes them.
+type Option interface {
+	apply(*options)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	custom map[string]PolicyFactory
+	clock  clock
+	err    error
+}
+
+// registry is the built-in policy types plus the custom ones.
+func (o *options) registry() map[string]PolicyFactory {
+	reg := builtinPolicyTypes()
+	for name, f := range o.custom {
+		reg[name] = f
+	}
+	return reg
+}
+
+// WithPolicyType registers a custom policy type: a policy entry with
+// `type: name` is built by f from the block under the `name:` key. A name
+// that is empty, taken by a built-in type or registered twice makes the
+// configuration invalid (reported by Validate).
+func WithPolicyType(name string, f PolicyFactory) Option {
+	return optionFunc(func(o *options) {
+		builtin := builtinPolicyTypes()
+		switch {
+		case name == "" || f == nil:
+			o.err = joinErr(o.err, fmt.Errorf("policy type %q: a custom type needs a name and a factory", name))
+		case builtin[name] != nil:
+			o.err = joinErr(o.err, fmt.Errorf("policy type %q: clashes with a built-in type", name))
+		case o.custom[name] != nil:
+			o.err = joinErr(o.err, fmt.Errorf("policy type %q: registered twice", name))
+		default:
+			if o.custom == nil {
+				o.custom = map[string]PolicyFactory{}
+			}
+			o.custom[name] = f
+		}
+	})
+}
+
+// withClock replaces the clock (tests).
+func withClock(c clock) Option {
+	return optionFunc(func(o *options) { o.clock = c })
+}
+
+func joinErr(a, b error) error {
+	if a == nil {
+		return b
+	}
+	return fmt.Errorf("%w; %w", a, b)
+}
+
+// NewFactory returns the `tail_sampling` processor factory (traces only).
+func NewFactory(opts ...Option) processor.Factory {
+	o := &options{}
+	for _, opt := range opts {
+		opt.apply(o)
+	}
+	return processor.NewFactory(componentType,
+		func() component.Config { return createDefaultConfig(o) },
+		processor.WithTraces(func(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+			c, ok := cfg.(*Config)
+			if !ok {
+				return nil, fmt.Errorf("tail_sampling: unexpected config type %T", cfg)
+			}
+			if c.registry == nil {
+				c.registry = o.registry()
+			}
+			return newProcessor(set, c, next, o.clock)
+		}, component.StabilityLevelBeta))
+}

@@ -1,0 +1,233 @@
+package tailsampler
+
+import (
+	"context"
+	"math"
+	"math/big"
+	"time"
+
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// always_sample
+
+type alwaysSample struct{}
+
+func newAlwaysSamplePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	var none struct{}
+	if err := decodeBlock(conf, &none); err != nil {
+		return nil, err
+	}
+	return alwaysSample{}, nil
+}
+
+func (alwaysSample) Evaluate(context.Context, Trace) (Decision, error) { return Sampled, nil }
+
+// latency
+
+type latencyPolicy struct {
+	lowerMs, upperMs int64
+}
+
+func newLatencyPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	var cfg LatencyCfg
+	if err := decodeBlock(conf, &cfg); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if cfg.ThresholdMs < 0 {
+		errs = append(errs, keyError("threshold_ms", "must not be negative, got %d", cfg.ThresholdMs))
+	}
+	if cfg.UpperThresholdMs < 0 {
+		errs = append(errs, keyError("upper_threshold_ms", "must not be negative, got %d", cfg.UpperThresholdMs))
+	}
+	if cfg.UpperThresholdMs > 0 && cfg.UpperThresholdMs <= cfg.ThresholdMs {
+		errs = append(errs, keyError("upper_threshold_ms", "must be greater than threshold_ms (%d), got %d", cfg.ThresholdMs, cfg.UpperThresholdMs))
+	}
+	if err := joinErrs(errs); err != nil {
+		return nil, err
+	}
+	return &latencyPolicy{lowerMs: cfg.ThresholdMs, upperMs: cfg.UpperThresholdMs}, nil
+}
+
+// Evaluate uses the trace's whole span (last end minus first start), which
+// the buffer keeps up to date, so no span is visited. Upstream stops at
+// the first span that pushes the running duration over the lower bound,
+// which can keep a trace whose final duration is above upper_threshold_ms;
+// using the final duration avoids that.
+func (p *latencyPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+	first, last := t.FirstStart(), t.LastEnd()
+	if first == 0 || last < first {
+		return NotSampled, nil
+	}
+	ms := time.Duration(last - first).Milliseconds()
+	if p.upperMs == 0 {
+		return boolDecision(ms >= p.lowerMs), nil
+	}
+	return boolDecision(ms > p.lowerMs && ms <= p.upperMs), nil
+}
+
+// span_count
+
+type spanCountPolicy struct {
+	min, max int
+}
+
+func newSpanCountPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	var cfg SpanCountCfg
+	if err := decodeBlock(conf, &cfg); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if cfg.MinSpans < 0 {
+		errs = append(errs, keyError("min_spans", "must not be negative, got %d", cfg.MinSpans))
+	}
+	if cfg.MaxSpans < 0 {
+		errs = append(errs, keyError("max_spans", "must not be negative, got %d", cfg.MaxSpans))
+	}
+	if cfg.MaxSpans > 0 && cfg.MaxSpans < cfg.MinSpans {
+		errs = append(errs, keyError("max_spans", "must not be less than min_spans (%d), got %d", cfg.MinSpans, cfg.MaxSpans))
+	}
+	if err := joinErrs(errs); err != nil {
+		return nil, err
+	}
+	return &spanCountPolicy{min: int(cfg.MinSpans), max: int(cfg.MaxSpans)}, nil
+}
+
+func (p *spanCountPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+	n := t.SpanCount()
+	return boolDecision(n >= p.min && (p.max == 0 || n <= p.max)), nil
+}
+
+// probabilistic
+
+// defaultHashSalt is upstream's default, so that with the same salt a trace
+// gets the same verdict here and in an upstream collector.
+const defaultHashSalt = "default-hash-seed"
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+type probabilisticPolicy struct {
+	// saltState is the FNV-1a state after the salt: hashing a trace is then
+	// 16 multiply-xor steps and no allocation.
+	saltState uint64
+	threshold uint64
+}
+
+func newProbabilisticPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	var cfg ProbabilisticCfg
+	if err := decodeBlock(conf, &cfg); err != nil {
+		return nil, err
+	}
+	if cfg.SamplingPercentage < 0 || cfg.SamplingPercentage > 100 || math.IsNaN(cfg.SamplingPercentage) {
+		return nil, keyError("sampling_percentage", "must be between 0 and 100, got %v", cfg.SamplingPercentage)
+	}
+	salt := cfg.HashSalt
+	if salt == "" {
+		salt = defaultHashSalt
+	}
+	h := uint64(fnvOffset64)
+	for i := 0; i < len(salt); i++ {
+		h ^= uint64(salt[i])
+		h *= fnvPrime64
+	}
+	return &probabilisticPolicy{saltState: h, threshold: probabilityThreshold(cfg.SamplingPercentage / 100)}, nil
+}
+
+// probabilityThreshold maps a ratio onto [0, MaxUint64] exactly as
+// upstream does (a float64 cannot hold MaxUint64, hence big.Float).
+func probabilityThreshold(ratio float64) uint64 {
+	if ratio >= 1 {
+		return math.MaxUint64
+	}
+	b := new(big.Float).SetUint64(math.MaxUint64)
+	v, _ := b.Mul(b, big.NewFloat(ratio)).Uint64()
+	return v
+}
+
+func (p *probabilisticPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+	id := t.ID()
+	h := p.saltState
+	for _, b := range id {
+		h ^= uint64(b)
+		h *= fnvPrime64
+	}
+	return boolDecision(h <= p.threshold), nil
+}
+
+// trace_flags
+
+type traceFlagsPolicy struct{ noResource }
+
+func newTraceFlagsPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	var none struct{}
+	if err := decodeBlock(conf, &none); err != nil {
+		return nil, err
+	}
+	return &traceFlagsPolicy{}, nil
+}
+
+// w3cSampled is the sampled bit of the W3C trace flags, the low byte of
+// the OTLP span flags.
+const w3cSampled = 0x01
+
+func (p *traceFlagsPolicy) matchSpan(span ptrace.Span) bool { return span.Flags()&w3cSampled != 0 }
+
+func (p *traceFlagsPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+	return boolDecision(anyMatch(t, p)), nil
+}
+
+// status_code
+
+type statusCodePolicy struct {
+	noResource
+	codes [3]bool // indexed by ptrace.StatusCode
+}
+
+func newStatusCodePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	var cfg StatusCodeCfg
+	if err := decodeBlock(conf, &cfg); err != nil {
+		return nil, err
+	}
+	if len(cfg.StatusCodes) == 0 {
+		return nil, keyError("status_codes", "must list at least one of OK, ERROR, UNSET")
+	}
+	p := &statusCodePolicy{}
+	var errs []error
+	for i, s := range cfg.StatusCodes {
+		switch s {
+		case "OK":
+			p.codes[ptrace.StatusCodeOk] = true
+		case "ERROR":
+			p.codes[ptrace.StatusCodeError] = true
+		case "UNSET":
+			p.codes[ptrace.StatusCodeUnset] = true
+		default:
+			errs = append(errs, keyError("status_codes", "[%d] unknown status code %q, supported: OK, ERROR, UNSET", i, s))
+		}
+	}
+	if err := joinErrs(errs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *statusCodePolicy) matchSpan(span ptrace.Span) bool {
+	c := span.Status().Code()
+	return c >= 0 && int(c) < len(p.codes) && p.codes[c]
+}
+
+func (p *statusCodePolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+	return boolDecision(anyMatch(t, p)), nil
+}
+
+func boolDecision(ok bool) Decision {
+	if ok {
+		return Sampled
+	}
+	return NotSampled
+}
