@@ -1,0 +1,173 @@
+package lbexporter
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/xexporter"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/resolver"
+	"github.com/tailgate-otel/tailgate/resolver/all"
+)
+
+var (
+	// Type is the component type, as upstream contrib spells it today.
+	Type = component.MustNewType("load_balancing")
+	// DeprecatedType is upstream's historical name, still accepted.
+	DeprecatedType = component.MustNewType("loadbalancing")
+)
+
+// NewFactory returns the exporter factory for traces, metrics and logs.
+func NewFactory() exporter.Factory {
+	return newFactory(all.New)
+}
+
+type resolverFunc = func(resolver.Config, resolver.Settings, resolver.Listener) (resolver.Resolver, error)
+
+func newFactory(newRes resolverFunc) exporter.Factory {
+	return xexporter.NewFactory(
+		Type,
+		createDefaultConfig,
+		xexporter.WithDeprecatedTypeAlias(DeprecatedType),
+		xexporter.WithTraces(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+			return createTraces(ctx, set, cfg, newRes)
+		}, component.StabilityLevelBeta),
+		xexporter.WithMetrics(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+			return createMetrics(ctx, set, cfg, newRes)
+		}, component.StabilityLevelDevelopment),
+		xexporter.WithLogs(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+			return createLogs(ctx, set, cfg, newRes)
+		}, component.StabilityLevelBeta),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	otlp := otlpexporter.NewFactory().CreateDefaultConfig().(*otlpexporter.Config)
+	otlp.ClientConfig.Endpoint = placeholderEndpoint
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.Enabled = false
+	return &Config{
+		TimeoutSettings: exporterhelper.TimeoutConfig{},
+		QueueSettings:   configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
+		BackOffConfig:   retry,
+		Protocol:        Protocol{OTLP: *otlp},
+		Failover: FailoverConfig{
+			MaxConsecutiveFailures: 3,
+			ProbeInterval:          5 * time.Second,
+		},
+	}
+}
+
+// endpointConfig is the per-endpoint copy of protocol.otlp. Its queue is
+// always off: buffering per endpoint is what loses data when an endpoint
+// leaves (upstream #35378, #36717).
+func endpointConfig(cfg *Config, endpoint string) *otlpexporter.Config {
+	c := cfg.Protocol.OTLP
+	c.ClientConfig.Endpoint = endpoint
+	c.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	return &c
+}
+
+func endpointSettings(set exporter.Settings, endpoint string) exporter.Settings {
+	s := set
+	s.ID = component.NewIDWithName(component.MustNewType("otlp_grpc"), endpoint)
+	return s
+}
+
+func helperOptions(cfg *Config, l interface {
+	Start(context.Context, component.Host) error
+	Shutdown(context.Context) error
+}) []exporterhelper.Option {
+	return []exporterhelper.Option{
+		// Splitting moves spans out of the incoming batch instead of copying
+		// them; the pipeline clones for us only when the batch is shared.
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		exporterhelper.WithTimeout(cfg.TimeoutSettings),
+		exporterhelper.WithRetry(cfg.BackOffConfig),
+		exporterhelper.WithQueue(cfg.QueueSettings),
+		exporterhelper.WithStart(l.Start),
+		exporterhelper.WithShutdown(l.Shutdown),
+	}
+}
+
+// lifecycle adapts lb's lowercase methods to exporterhelper options.
+type lifecycle[T any] struct{ l *lb[T] }
+
+func (c lifecycle[T]) Start(ctx context.Context, h component.Host) error { return c.l.start(ctx, h) }
+func (c lifecycle[T]) Shutdown(ctx context.Context) error                { return c.l.shutdown(ctx) }
+
+func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config, newRes resolverFunc) (exporter.Traces, error) {
+	c := cfg.(*Config)
+	key, err := c.routingKeyFor("traces")
+	if err != nil {
+		return nil, err
+	}
+	f := otlpexporter.NewFactory()
+	ops := tracesOps(newTraceSplitter(key, c.RoutingAttributes))
+	ops.newBackend = func(ctx context.Context, ep string) (component.Component, func(context.Context, ptrace.Traces) error, error) {
+		e, err := f.CreateTraces(ctx, endpointSettings(set, ep), endpointConfig(c, ep))
+		if err != nil {
+			return nil, nil, err
+		}
+		return e, e.ConsumeTraces, nil
+	}
+	l, err := newLB(set.TelemetrySettings, c, ops, newRes)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewTraces(ctx, set, cfg, l.push, helperOptions(c, lifecycle[ptrace.Traces]{l})...)
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config, newRes resolverFunc) (exporter.Logs, error) {
+	c := cfg.(*Config)
+	key, err := c.routingKeyFor("logs")
+	if err != nil {
+		return nil, err
+	}
+	f := otlpexporter.NewFactory()
+	ops := logsOps(newLogSplitter(key, c.RoutingAttributes))
+	ops.newBackend = func(ctx context.Context, ep string) (component.Component, func(context.Context, plog.Logs) error, error) {
+		e, err := f.CreateLogs(ctx, endpointSettings(set, ep), endpointConfig(c, ep))
+		if err != nil {
+			return nil, nil, err
+		}
+		return e, e.ConsumeLogs, nil
+	}
+	l, err := newLB(set.TelemetrySettings, c, ops, newRes)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewLogs(ctx, set, cfg, l.push, helperOptions(c, lifecycle[plog.Logs]{l})...)
+}
+
+func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config, newRes resolverFunc) (exporter.Metrics, error) {
+	c := cfg.(*Config)
+	key, err := c.routingKeyFor("metrics")
+	if err != nil {
+		return nil, err
+	}
+	f := otlpexporter.NewFactory()
+	ops := metricsOps(newMetricSplitter(key, c.RoutingAttributes))
+	ops.newBackend = func(ctx context.Context, ep string) (component.Component, func(context.Context, pmetric.Metrics) error, error) {
+		e, err := f.CreateMetrics(ctx, endpointSettings(set, ep), endpointConfig(c, ep))
+		if err != nil {
+			return nil, nil, err
+		}
+		return e, e.ConsumeMetrics, nil
+	}
+	l, err := newLB(set.TelemetrySettings, c, ops, newRes)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewMetrics(ctx, set, cfg, l.push, helperOptions(c, lifecycle[pmetric.Metrics]{l})...)
+}

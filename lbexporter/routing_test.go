@@ -1,0 +1,441 @@
+package lbexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/hashring"
+	"github.com/tailgate-otel/tailgate/internal/tracegen"
+)
+
+func endpoints(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("gw-%02d:4317", i)
+	}
+	return out
+}
+
+// spanOwners maps span ID → the endpoint that received it, failing on
+// duplicates.
+func spanOwners(t *testing.T, got map[string][]ptrace.Traces) map[pcommon.SpanID]string {
+	t.Helper()
+	owners := map[pcommon.SpanID]string{}
+	for ep, batches := range got {
+		for _, td := range batches {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						prev, dup := owners[sp.SpanID()]
+						require.Falsef(t, dup, "span %s delivered to %s and %s", sp.SpanID(), prev, ep)
+						owners[sp.SpanID()] = ep
+					}
+				}
+			}
+		}
+	}
+	return owners
+}
+
+func TestTraceIDRoutingExactlyOnceAtRingOwner(t *testing.T) {
+	for _, n := range []int{1, 3, 10} {
+		for _, layout := range []tracegen.Layout{tracegen.Whole, tracegen.Interleaved} {
+			t.Run(fmt.Sprintf("endpoints=%d/layout=%d", n, layout), func(t *testing.T) {
+				eps := endpoints(n)
+				env := newTestEnv(eps...)
+				l := newMemTraces(t, env, testConfig())
+				spec := tracegen.Spec{Traces: 300, SpansPerTrace: 7, TracesPerBatch: 50, Layout: layout}
+				batches := tracegen.Batches(spec)
+				// reference: trace of every span, from an untouched copy
+				want := map[pcommon.SpanID]pcommon.TraceID{}
+				for _, td := range tracegen.Batches(spec) {
+					for _, rs := range td.ResourceSpans().All() {
+						for _, ss := range rs.ScopeSpans().All() {
+							for _, sp := range ss.Spans().All() {
+								want[sp.SpanID()] = sp.TraceID()
+							}
+						}
+					}
+				}
+				inputRS := 0
+				for _, td := range batches {
+					inputRS = max(inputRS, td.ResourceSpans().Len())
+					require.NoError(t, l.push(context.Background(), td))
+				}
+				ring := hashring.New(eps)
+				got := env.sinks.spansByEndpoint()
+				owners := spanOwners(t, got)
+				require.Len(t, owners, len(want))
+				for sid, tid := range want {
+					assert.Equal(t, ring.Get(tid[:]), owners[sid])
+				}
+				// resource copied at most once per endpoint per input resource
+				for ep, tds := range got {
+					for _, td := range tds {
+						assert.LessOrEqualf(t, td.ResourceSpans().Len(), inputRS, "endpoint %s", ep)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestSplitPreservesResourceScopeAndSpanContent(t *testing.T) {
+	env := newTestEnv(endpoints(3)...)
+	l := newMemTraces(t, env, testConfig())
+	td := tracegen.Batches(tracegen.Spec{Traces: 40, SpansPerTrace: 3, TracesPerBatch: 40})[0]
+	orig := ptrace.NewTraces()
+	td.CopyTo(orig)
+	require.NoError(t, l.push(context.Background(), td))
+	// Rebuild: every received span must equal the original with its resource and scope.
+	type key struct{ sid pcommon.SpanID }
+	ref := map[key]string{}
+	for _, rs := range orig.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				ref[key{sp.SpanID()}] = describe(rs, ss, sp)
+			}
+		}
+	}
+	n := 0
+	for _, tds := range env.sinks.spansByEndpoint() {
+		for _, td := range tds {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						assert.Equal(t, ref[key{sp.SpanID()}], describe(rs, ss, sp))
+						n++
+					}
+				}
+			}
+		}
+	}
+	assert.Equal(t, len(ref), n)
+}
+
+func describe(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, sp ptrace.Span) string {
+	return fmt.Sprint(rs.Resource().Attributes().AsRaw(), ss.Scope().Name(), ss.Scope().Version(),
+		sp.Name(), sp.TraceID(), sp.Kind(), sp.StartTimestamp(), sp.EndTimestamp(), sp.Attributes().AsRaw(), sp.Status().Code())
+}
+
+func TestEmptyTraceIDRoutedDeterministicallyAndCounted(t *testing.T) {
+	eps := endpoints(5)
+	env := newTestEnv(eps...)
+	l := newMemTraces(t, env, testConfig())
+	td := ptrace.NewTraces()
+	spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+	for i := range 20 {
+		sp := spans.AppendEmpty()
+		sp.SetSpanID(pcommon.SpanID{byte(i + 1), 2, 3})
+	}
+	spans.AppendEmpty() // zero trace and span ID
+	require.NoError(t, l.push(context.Background(), td))
+	owners := spanOwners(t, env.sinks.spansByEndpoint())
+	require.Len(t, owners, 21)
+	ring := hashring.New(eps)
+	for sid, ep := range owners {
+		assert.Equal(t, ring.Get(sid[:]), ep, "routed by span ID")
+	}
+	assert.EqualValues(t, 21, counterValue(t, env.reader, "otelcol_loadbalancer_fallback_routed_items", "reason", reasonEmptyTraceID))
+}
+
+func TestServiceRoutingMovesWholeResources(t *testing.T) {
+	eps := endpoints(4)
+	env := newTestEnv(eps...)
+	l := newMemTraces(t, env, testConfig(func(c *Config) { c.RoutingKey = RoutingService }))
+	for _, td := range tracegen.Batches(tracegen.Spec{Traces: 100, Services: 7}) {
+		require.NoError(t, l.push(context.Background(), td))
+	}
+	ring := hashring.New(eps)
+	total := 0
+	for ep, tds := range env.sinks.spansByEndpoint() {
+		for _, td := range tds {
+			for _, rs := range td.ResourceSpans().All() {
+				svc, _ := rs.Resource().Attributes().Get("service.name")
+				assert.Equal(t, ring.Get([]byte(svc.Str())), ep)
+				total += countSpans(rs)
+			}
+		}
+	}
+	assert.Equal(t, 1000, total)
+}
+
+func TestAttributeRouting(t *testing.T) {
+	eps := endpoints(6)
+	env := newTestEnv(eps...)
+	attrs := []string{"service.name", "span.kind", "customer.tier", "absent"}
+	l := newMemTraces(t, env, testConfig(func(c *Config) {
+		c.RoutingKey = RoutingAttributes
+		c.RoutingAttributes = attrs
+	}))
+	batches := tracegen.Batches(tracegen.Spec{Traces: 200, SpansPerTrace: 4})
+	for _, td := range batches {
+		require.NoError(t, l.push(context.Background(), td))
+	}
+	ring := hashring.New(eps)
+	total := 0
+	for ep, tds := range env.sinks.spansByEndpoint() {
+		for _, td := range tds {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						svc, _ := rs.Resource().Attributes().Get("service.name")
+						tier, _ := sp.Attributes().Get("customer.tier")
+						var k []byte
+						k = appendNamed(k, "service.name", svc, true)
+						k = appendNamedStr(k, "span.kind", sp.Kind().String())
+						k = appendNamed(k, "customer.tier", tier, true)
+						k = appendNamed(k, "absent", pcommon.Value{}, false)
+						assert.Equal(t, ring.Get(k), ep)
+						total++
+					}
+				}
+			}
+		}
+	}
+	assert.Equal(t, 800, total)
+}
+
+func TestKeyEncodingIsUnambiguous(t *testing.T) {
+	str := func(s string) pcommon.Value { return pcommon.NewValueStr(s) }
+	keys := map[string]string{}
+	add := func(name string, b []byte) {
+		prev, dup := keys[string(b)]
+		require.Falsef(t, dup, "%s collides with %s", name, prev)
+		keys[string(b)] = name
+	}
+	add("a|b + c", appendNamed(appendNamed(nil, "x", str("a|b"), true), "y", str("c"), true))
+	add("a + b|c", appendNamed(appendNamed(nil, "x", str("a"), true), "y", str("b|c"), true))
+	add("int 200", appendNamed(nil, "x", pcommon.NewValueInt(200), true))
+	add("str 200", appendNamed(nil, "x", str("200"), true))
+	add("empty", appendNamed(nil, "x", str(""), true))
+	add("missing", appendNamed(nil, "x", pcommon.Value{}, false))
+	add("bool", appendNamed(nil, "x", pcommon.NewValueBool(true), true))
+	add("double", appendNamed(nil, "x", pcommon.NewValueDouble(200), true))
+}
+
+func TestPartialFailureReturnsOnlyFailedPart(t *testing.T) {
+	eps := endpoints(3)
+	env := newTestEnv(eps...)
+	l := newMemTraces(t, env, testConfig())
+	bad := eps[1]
+	env.sinks.get(bad).setFail(errSinkDown)
+	td := tracegen.Batches(tracegen.Spec{Traces: 100})[0]
+	ring := hashring.New(eps)
+	wantFailed := 0
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				if tid := sp.TraceID(); ring.Get(tid[:]) == bad {
+					wantFailed++
+				}
+			}
+		}
+	}
+	require.Positive(t, wantFailed)
+	err := l.push(context.Background(), td)
+	require.ErrorIs(t, err, errSinkDown)
+	var te consumererror.Traces
+	require.ErrorAs(t, err, &te)
+	failed := te.Data()
+	assert.Equal(t, wantFailed, failed.SpanCount())
+	for _, rs := range failed.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				tid := sp.TraceID()
+				assert.Equal(t, bad, ring.Get(tid[:]))
+			}
+		}
+	}
+	// the healthy endpoints got theirs exactly once
+	owners := spanOwners(t, env.sinks.spansByEndpoint())
+	assert.Equal(t, 1000-wantFailed, len(owners))
+	// retrying the failed part after recovery delivers it, no duplicates
+	env.sinks.get(bad).setFail(nil)
+	require.NoError(t, l.push(context.Background(), failed))
+	assert.Len(t, spanOwners(t, env.sinks.spansByEndpoint()), 1000)
+	assert.EqualValues(t, 1, counterValue(t, env.reader, "otelcol_loadbalancer_backend_outcome", "endpoint", bad, "success", "false"))
+}
+
+func TestNoEndpointsIsRetryableAndCounted(t *testing.T) {
+	env := newTestEnv()
+	l := newMemTraces(t, env, testConfig())
+	td := tracegen.Batches(tracegen.Spec{Traces: 10, SpansPerTrace: 2})[0]
+	err := l.push(context.Background(), td)
+	require.ErrorIs(t, err, ErrNoEndpoints)
+	assert.False(t, consumererror.IsPermanent(err))
+	var te consumererror.Traces
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, 20, te.Data().SpanCount())
+	assert.EqualValues(t, 20, counterValue(t, env.reader, "otelcol_loadbalancer_no_endpoint_items"))
+	// endpoints appear: the same data goes through
+	env.res.set(endpoints(2))
+	require.NoError(t, l.push(context.Background(), te.Data()))
+	assert.Len(t, spanOwners(t, env.sinks.spansByEndpoint()), 20)
+}
+
+// blockingSink never answers until its context ends: a gateway that vanished
+// while a send was retrying.
+func TestRemovedEndpointInFlightIsRerouted(t *testing.T) {
+	eps := endpoints(3)
+	env := newTestEnv(eps...)
+	cfg := testConfig(func(c *Config) { c.Protocol.OTLP.TimeoutConfig.Timeout = 50 * time.Millisecond })
+	key, _ := cfg.routingKeyFor("traces")
+	ops := tracesOps(newTraceSplitter(key, nil))
+	doomed := eps[0]
+	entered := make(chan struct{}, 16)
+	ops.newBackend = func(_ context.Context, ep string) (componentT, func(context.Context, ptrace.Traces) error, error) {
+		s := env.sinks.get(ep)
+		if ep == doomed {
+			return s, func(ctx context.Context, _ ptrace.Traces) error {
+				entered <- struct{}{}
+				<-ctx.Done()
+				return ctx.Err()
+			}, nil
+		}
+		return s, consumeInto(s, &s.traces), nil
+	}
+	l := startLB(t, env, cfg, ops)
+	td := tracegen.Batches(tracegen.Spec{Traces: 100})[0]
+	done := make(chan error, 1)
+	go func() { done <- l.push(context.Background(), td) }()
+	<-entered
+	env.res.set(eps[1:]) // the doomed gateway leaves while its send hangs
+	require.NoError(t, <-done)
+	owners := spanOwners(t, env.sinks.spansByEndpoint())
+	assert.Len(t, owners, 1000)
+	ring := hashring.New(eps[1:])
+	for _, tds := range env.sinks.spansByEndpoint() {
+		for _, td := range tds {
+			for _, rs := range td.ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						tid := sp.TraceID()
+						assert.Equal(t, owners[sp.SpanID()], ring.Get(tid[:]))
+					}
+				}
+			}
+		}
+	}
+	assert.Positive(t, counterValue(t, env.reader, "otelcol_loadbalancer_rerouted_items", "reason", reasonEndpointRemoved))
+}
+
+func TestEndpointChurnUnderLoadLosesNothing(t *testing.T) {
+	all := endpoints(8)
+	env := newTestEnv(all[:3]...)
+	l := newMemTraces(t, env, testConfig())
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				td := tracegen.Batches(tracegen.Spec{Traces: 20, SpansPerTrace: 3, TracesPerBatch: 20, Seed: uint64(w)<<40 | uint64(i)<<8})[0]
+				n := td.SpanCount()
+				assert.NoError(t, l.push(context.Background(), td))
+				sent.Add(int64(n))
+			}
+		}()
+	}
+	sets := [][]string{all[:5], all[2:6], all[5:8], all[:1], all, all[3:4], all[:3]}
+	for _, s := range sets {
+		time.Sleep(20 * time.Millisecond)
+		env.res.set(s)
+	}
+	close(stop)
+	wg.Wait()
+	got := int64(0)
+	for _, tds := range env.sinks.spansByEndpoint() {
+		for _, td := range tds {
+			got += int64(td.SpanCount())
+		}
+	}
+	assert.Equal(t, sent.Load(), got)
+	assert.Positive(t, got)
+}
+
+func TestFailoverMarksUnhealthyAndProbesBack(t *testing.T) {
+	eps := endpoints(3)
+	env := newTestEnv(eps...)
+	cfg := testConfig(func(c *Config) {
+		c.Failover = FailoverConfig{Enabled: true, MaxConsecutiveFailures: 2, ProbeInterval: 100 * time.Millisecond}
+	})
+	l := newMemTraces(t, env, cfg)
+	bad := eps[2]
+	env.sinks.get(bad).setFail(errSinkDown)
+	batch := func(seed uint64) ptrace.Traces {
+		return tracegen.Batches(tracegen.Spec{Traces: 50, SpansPerTrace: 2, Seed: seed})[0]
+	}
+	// first failure: returned as partial error (not yet unhealthy)
+	err := l.push(context.Background(), batch(1))
+	require.ErrorIs(t, err, errSinkDown)
+	// second failure crosses the threshold: the part fails over, no error
+	require.NoError(t, l.push(context.Background(), batch(2)))
+	assert.EqualValues(t, 1, counterValue(t, env.reader, "otelcol_loadbalancer_failovers", "endpoint", bad))
+	assert.EqualValues(t, 1, counterValue(t, env.reader, "otelcol_loadbalancer_unhealthy_backends"))
+	// while unhealthy, nothing is sent to it and nothing fails
+	calls := func() int { s := env.sinks.get(bad); s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+	before := calls()
+	require.NoError(t, l.push(context.Background(), batch(3)))
+	assert.Equal(t, before, calls())
+	// recovery: after the probe interval live traffic probes it
+	env.sinks.get(bad).setFail(nil)
+	time.Sleep(150 * time.Millisecond)
+	require.NoError(t, l.push(context.Background(), batch(4)))
+	assert.Greater(t, calls(), before)
+	assert.EqualValues(t, 0, counterValue(t, env.reader, "otelcol_loadbalancer_unhealthy_backends"))
+	ring := hashring.New(eps)
+	td := batch(5)
+	want := 0
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				if tid := sp.TraceID(); ring.Get(tid[:]) == bad {
+					want++
+				}
+			}
+		}
+	}
+	s := env.sinks.get(bad)
+	s.mu.Lock()
+	n0 := len(s.traces)
+	s.mu.Unlock()
+	require.NoError(t, l.push(context.Background(), td))
+	s.mu.Lock()
+	assert.Equal(t, want, s.traces[n0].SpanCount(), "affinity restored")
+	s.mu.Unlock()
+	assert.Positive(t, counterValue(t, env.reader, "otelcol_loadbalancer_rerouted_items", "reason", reasonEndpointUnhealthy))
+	// total delivered: every span of batches 2-5 once, batch 1 minus failed part
+	_ = errors.New
+}
+
+func TestShutdownIdempotentAndBeforeStart(t *testing.T) {
+	env := newTestEnv(endpoints(2)...)
+	cfg := testConfig()
+	key, _ := cfg.routingKeyFor("traces")
+	l, err := newLB(env.set, cfg, tracesOps(newTraceSplitter(key, nil)), env.res.newRes)
+	require.NoError(t, err)
+	require.NoError(t, l.shutdown(context.Background()))
+	require.NoError(t, l.shutdown(context.Background()))
+	require.NoError(t, l.start(context.Background(), nil))
+	err = l.push(context.Background(), tracegen.Batches(tracegen.Spec{Traces: 1, SpansPerTrace: 1})[0])
+	require.ErrorIs(t, err, ErrShutdown)
+}
