@@ -1,0 +1,120 @@
+package handoff
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tailgate-otel/tailgate/resolver"
+)
+
+func validConfig() Config {
+	c := NewDefaultConfig()
+	c.Endpoint = "10.0.0.5:4317"
+	c.Resolver = resolver.Config{DNS: &resolver.DNSConfig{Hostname: "gateway-headless.observability.svc.cluster.local"}}
+	return c
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		modify func(*Config)
+		errs   []string
+	}{
+		{"valid", func(*Config) {}, nil},
+		{"zero values mean defaults", func(c *Config) {
+			c.PeerPort, c.Window, c.HopLimit, c.Client.Timeout = 0, 0, 0, 0
+			c.Listen.NetAddr.Endpoint = ""
+		}, nil},
+		{"missing endpoint and resolver", func(c *Config) { c.Endpoint = ""; c.Resolver = resolver.Config{} }, []string{
+			"handoff::endpoint: must not be empty",
+			"handoff::resolver: invalid resolver config: exactly one of static, dns or k8s must be set, none is",
+		}},
+		{"bad endpoint", func(c *Config) { c.Endpoint = "http://x:4317" }, []string{"handoff::endpoint: "}},
+		{"everything wrong", func(c *Config) {
+			c.PeerPort = 70000
+			c.Window = -time.Second
+			c.HopLimit = 9
+			c.Client.Timeout = -1
+			c.Client.Endpoint = "peer:4319"
+			c.Listen.NetAddr.Endpoint = "nohostport"
+		}, []string{
+			"handoff::peer_port: 70000: port must be a number between 1 and 65535",
+			"handoff::window: must be positive, got -1s",
+			"handoff::hop_limit: 9: must be between 1 and 8",
+			"handoff::client::timeout: must be positive",
+			"handoff::client::endpoint: must not be set",
+			`handoff::listen::endpoint: "nohostport"`,
+		}},
+		{"negative hop limit", func(c *Config) { c.HopLimit = -1 }, []string{"handoff::hop_limit: -1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.modify(&c)
+			err := c.Validate()
+			if len(tt.errs) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			for _, want := range tt.errs {
+				assert.Contains(t, err.Error(), want)
+			}
+		})
+	}
+}
+
+func TestConfigResolve(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		modify       func(*Config)
+		decisionWait time.Duration
+		want         func(*testing.T, resolved)
+	}{
+		{"defaults", func(c *Config) {}, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, "10.0.0.5:4317", r.self)
+			assert.Equal(t, 4319, r.PeerPort)
+			assert.Equal(t, "0.0.0.0:4319", r.Listen.NetAddr.Endpoint)
+			assert.Equal(t, DefaultWindow, r.Window)
+			assert.Equal(t, 1, r.HopLimit)
+			assert.Equal(t, DefaultTimeout, r.Client.Timeout)
+			assert.True(t, r.Client.TLS.Insecure)
+		}},
+		{"window from decision_wait", func(c *Config) {}, 10 * time.Second, func(t *testing.T, r resolved) {
+			assert.Equal(t, 10*time.Second, r.Window)
+		}},
+		{"explicit window wins", func(c *Config) { c.Window = time.Minute }, 10 * time.Second, func(t *testing.T, r resolved) {
+			assert.Equal(t, time.Minute, r.Window)
+		}},
+		{"peer port follows listen", func(c *Config) { c.PeerPort = 0; c.Listen.NetAddr.Endpoint = "0.0.0.0:5000" }, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, 5000, r.PeerPort)
+		}},
+		{"listen follows peer port", func(c *Config) { c.PeerPort = 6000; c.Listen.NetAddr.Endpoint = "" }, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, "0.0.0.0:6000", r.Listen.NetAddr.Endpoint)
+		}},
+		{"endpoint normalised like the resolver's", func(c *Config) { c.Endpoint = "Gateway-0.GW.observability" }, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, "gateway-0.gw.observability:4317", r.self)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.modify(&c)
+			r, err := c.resolve(tt.decisionWait)
+			require.NoError(t, err)
+			tt.want(t, r)
+		})
+	}
+}
+
+func TestPeerAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.5:4317":             "10.0.0.5:4319",
+		"[fd00::5]:4317":            "[fd00::5]:4319",
+		"gateway-0.gw.obs.svc:4317": "gateway-0.gw.obs.svc:4319",
+		"no-port":                   "no-port:4319",
+	} {
+		assert.Equal(t, want, PeerAddress(in, 4319), in)
+	}
+}

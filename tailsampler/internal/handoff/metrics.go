@@ -1,0 +1,79 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// Scope of the instruments; the names carry the processor's prefix so they
+// sit next to otelcol_processor_tail_sampling_* on dashboards.
+const meterScope = "github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
+
+const metricPrefix = "otelcol_processor_tail_sampling_handoff_"
+
+// Values of the `reason` attribute of the failures counter.
+const (
+	// ReasonUnreachable: the owner could not be reached within the window
+	// (or before shutdown); the trace was decided here instead.
+	ReasonUnreachable = "unreachable"
+	// ReasonRejected: the owner refused the data permanently (e.g. too
+	// large, auth); the trace was decided here instead.
+	ReasonRejected = "rejected"
+	// ReasonQueueFull: stale-routed spans could not be queued for
+	// forwarding; they were kept here.
+	ReasonQueueFull = "queue_full"
+)
+
+type metrics struct {
+	tracesSent, spansSent           metric.Int64Counter
+	spansForwarded                  metric.Int64Counter
+	decisionsSent                   metric.Int64Counter
+	tracesReceived, spansReceived   metric.Int64Counter
+	decisionsReceived               metric.Int64Counter
+	failures, decisionsUndelivered  metric.Int64Counter
+	malformed, spansDropped         metric.Int64Counter
+	ringChanges                     metric.Int64Counter
+	attrsUnreachable, attrsRejected metric.MeasurementOption
+	attrsQueueFull                  metric.MeasurementOption
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	if mp == nil {
+		mp = noop.NewMeterProvider()
+	}
+	m := mp.Meter(meterScope)
+	var errs []error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(metricPrefix+name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	out := &metrics{
+		tracesSent:           counter("traces_sent", "{traces}", "Undecided traces handed off to their new owner after a ring change or on shutdown."),
+		spansSent:            counter("spans_sent", "{spans}", "Spans of the traces handed off to their new owner."),
+		spansForwarded:       counter("spans_forwarded", "{spans}", "Spans received for traces owned by another gateway (stale routing) and forwarded to it."),
+		decisionsSent:        counter("decisions_sent", "{decisions}", "Decisions forwarded to the new owner of their trace."),
+		tracesReceived:       counter("traces_received", "{traces}", "Traces received from peers (handed off or forwarded) and buffered here."),
+		spansReceived:        counter("spans_received", "{spans}", "Spans received from peers and buffered here."),
+		decisionsReceived:    counter("decisions_received", "{decisions}", "Decisions received from peers and applied here."),
+		failures:             counter("failures", "{traces}", "Traces that could not be handed off or forwarded and were decided here instead, by reason."),
+		decisionsUndelivered: counter("decisions_undelivered", "{decisions}", "Decisions that could not be forwarded to the new owner (late spans there are decided without them)."),
+		malformed:            counter("malformed", "{resource_spans}", "ResourceSpans received from peers with missing or invalid handoff markers (their data is still buffered)."),
+		spansDropped:         counter("spans_dropped", "{spans}", "Spans lost because the buffer refused them (the only loss the engine can cause)."),
+		ringChanges:          counter("ring_changes", "{changes}", "Gateway set changes seen by this gateway."),
+		attrsUnreachable:     metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonUnreachable))),
+		attrsRejected:        metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonRejected))),
+		attrsQueueFull:       metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonQueueFull))),
+	}
+	return out, errors.Join(errs...)
+}
+
+func add(c metric.Int64Counter, n int, opts ...metric.AddOption) {
+	if n > 0 {
+		c.Add(context.Background(), int64(n), opts...)
+	}
+}
