@@ -26,17 +26,17 @@ type snap struct {
 	expo         expoHist // counts point into flushBuffers.buckets
 }
 
-// snapKey orders snapshots; small so that sorting moves little memory.
-type snapKey struct {
-	res  uint64
-	kseq uint64 // kind in the top byte, series creation sequence below
-	idx  int
-}
-
 // flushBuffers are reused across flushes; only the flush goroutine (under
 // flushMu) touches them.
 type flushBuffers struct {
-	order   []snapKey
+	gen uint64 // current flush generation; series.snapGen == gen means snapshotted now
+	// order holds every live series in output order (resource, kind, series
+	// creation), carried from flush to flush so that only the series created
+	// since the last flush (fresh) are sorted and then merged in: a steady
+	// state flush does no sorting at all.
+	order   []*series
+	merged  []*series
+	fresh   []*series
 	snaps   []snap
 	buckets []uint64
 	ex      []exemplar
@@ -73,6 +73,8 @@ func (c *spanConnector) flush(ctx context.Context) error {
 	}
 
 	fb := &c.flushBuf
+	fb.gen++
+	fb.fresh = fb.fresh[:0]
 	fb.snaps, fb.buckets, fb.ex, fb.idle = fb.snaps[:0], fb.buckets[:0], fb.ex[:0], fb.idle[:0]
 	var expired, resGone int64
 	seriesExp := int64(c.cfg.SeriesExpiration)
@@ -82,6 +84,10 @@ func (c *spanConnector) flush(ctx context.Context) error {
 		for _, head := range sh.series {
 			for s := head; s != nil; {
 				next := s.next
+				if !s.listed {
+					s.listed = true
+					fb.fresh = append(fb.fresh, s)
+				}
 				if !c.delta || s.dirty {
 					c.snapshot(fb, s, ts)
 				} else if !s.res.evicted.Load() && !s.res.expired.Load() {
@@ -111,6 +117,8 @@ func (c *spanConnector) flush(ctx context.Context) error {
 	if c.delta {
 		c.trimIdle(ctx, fb)
 	}
+	c.mergeOrder(fb)
+	defer c.compactOrder(fb)
 
 	if len(fb.snaps) == 0 {
 		return nil
@@ -140,6 +148,7 @@ func (c *spanConnector) snapshot(fb *flushBuffers, s *series, ts pcommon.Timesta
 	}
 	sn.exOff, sn.exLen = len(fb.ex), len(s.ex)
 	fb.ex = append(fb.ex, s.ex...)
+	s.snapGen, s.snapIdx = fb.gen, len(fb.snaps)
 	fb.snaps = append(fb.snaps, sn)
 	if c.delta {
 		s.lastEmit = ts
@@ -172,21 +181,65 @@ func (c *spanConnector) trimIdle(ctx context.Context, fb *flushBuffers) {
 	c.tel.seriesRemoved.Add(ctx, n, reason("idle_delta"))
 }
 
+// compareSeries is the output order: resource creation, then kind (one
+// metric after the other), then series creation.
+func compareSeries(a, b *series) int {
+	if r := cmp.Compare(a.res.id, b.res.id); r != 0 {
+		return r
+	}
+	if r := cmp.Compare(a.kind, b.kind); r != 0 {
+		return r
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// mergeOrder sorts the series first listed in this flush and merges them
+// into the carried order. Series removed without a last emission leave the
+// order here; those emitted one last time leave it in compactOrder.
+func (c *spanConnector) mergeOrder(fb *flushBuffers) {
+	slices.SortFunc(fb.fresh, compareSeries)
+	keep := func(s *series) bool { return !s.removed || s.snapGen == fb.gen }
+	out := fb.merged[:0]
+	old, fresh := fb.order, fb.fresh
+	for len(old) > 0 && len(fresh) > 0 {
+		if compareSeries(fresh[0], old[0]) < 0 {
+			if keep(fresh[0]) {
+				out = append(out, fresh[0])
+			}
+			fresh = fresh[1:]
+		} else {
+			if keep(old[0]) {
+				out = append(out, old[0])
+			}
+			old = old[1:]
+		}
+	}
+	for _, s := range old {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range fresh {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	clear(fb.order) // no stale pointers keep removed series alive
+	clear(fb.fresh)
+	fb.order, fb.merged = out, fb.order[:0]
+}
+
+// compactOrder drops the series emitted for the last time.
+func (c *spanConnector) compactOrder(fb *flushBuffers) {
+	kept := slices.DeleteFunc(fb.order, func(s *series) bool { return s.removed })
+	fb.order = kept
+}
+
 // build turns snapshots into pdata: one ResourceMetrics per resource in
 // creation order, data points in series creation order, so output is
-// deterministic.
+// deterministic. It walks the carried order and skips series not
+// snapshotted in this flush (idle delta series).
 func (c *spanConnector) build(fb *flushBuffers, ts pcommon.Timestamp) pmetric.Metrics {
-	fb.order = fb.order[:0]
-	for i := range fb.snaps {
-		s := fb.snaps[i].s
-		fb.order = append(fb.order, snapKey{res: s.res.id, kseq: uint64(s.kind)<<56 | s.seq, idx: i})
-	}
-	slices.SortFunc(fb.order, func(a, b snapKey) int {
-		if r := cmp.Compare(a.res, b.res); r != 0 {
-			return r
-		}
-		return cmp.Compare(a.kseq, b.kseq)
-	})
 	md := pmetric.NewMetrics()
 	var (
 		cur                     *resource
@@ -195,17 +248,22 @@ func (c *spanConnector) build(fb *flushBuffers, ts pcommon.Timestamp) pmetric.Me
 		hasCalls, hasDur, hasEv bool
 	)
 	var nCalls, nDur, nEv int
-	for oi, o := range fb.order {
-		sn := &fb.snaps[o.idx]
-		s := sn.s
+	for oi, s := range fb.order {
+		if s.snapGen != fb.gen {
+			continue
+		}
+		sn := &fb.snaps[s.snapIdx]
 		if s.res != cur {
 			// Count this resource's points so every slice is sized once.
 			nCalls, nDur, nEv = 0, 0, 0
 			for _, n := range fb.order[oi:] {
-				if n.res != o.res {
+				if n.res != s.res {
 					break
 				}
-				switch kind(n.kseq >> 56) {
+				if n.snapGen != fb.gen {
+					continue
+				}
+				switch n.kind {
 				case kindCombined:
 					nCalls++
 					nDur++

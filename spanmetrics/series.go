@@ -52,6 +52,13 @@ type series struct {
 	buckets []uint64  // explicit histogram
 	expo    *expoHist // exponential histogram
 	ex      []exemplar
+
+	// Output-order bookkeeping, touched only by the flush goroutine (under
+	// flushMu and, for listed/snapGen/snapIdx/removed, the shard lock).
+	listed  bool   // in flushBuffers.order
+	removed bool   // taken out of its shard; dropped from order after its last emission
+	snapGen uint64 // flush generation of the snapshot at snapIdx
+	snapIdx int
 }
 
 // shard is one lock's worth of series. Series are spread over shards by key
@@ -95,6 +102,7 @@ func (sh *shard) remove(s *series) {
 		}
 	}
 	s.next = nil
+	s.removed = true
 	sh.n--
 	s.res.nSeries[s.kind].Add(-1)
 }
