@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"text/template"
+	"time"
+)
+
+// The demo's gateway: the article's gateway-config.yaml with timings scaled
+// down so that a phase takes seconds: decision_wait from -decision-wait, a
+// 200 ms batch, span metrics in delta temporality flushed every second and
+// exported to the backend next to the sampled traces.
+var gatewayTmpl = template.Must(template.New("gateway").Parse(`
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: "{{.Listen}}"
+processors:
+  tail_sampling:
+    decision_wait: {{.DecisionWait}}
+    num_traces: 50000
+    sampled_cache_size: 100000
+    non_sampled_cache_size: 100000
+    policies:
+      - name: errors-policy
+        type: status_code
+        status_code: {status_codes: [ERROR]}
+      - name: slow-traces-policy
+        type: latency
+        latency: {threshold_ms: 1000}
+      - name: probabilistic-policy
+        type: probabilistic
+        probabilistic: {sampling_percentage: 10}
+  batch:
+    timeout: 200ms
+    send_batch_size: 1000
+connectors:
+  spanmetrics:
+    aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA
+    metrics_flush_interval: 1s
+    dimensions:
+      - name: http.method
+      - name: http.status_code
+exporters:
+  otlp/backend:
+    endpoint: "{{.Backend}}"
+    tls: {insecure: true}
+service:
+  telemetry:
+    logs: {level: {{.LogLevel}}}
+    metrics: {level: none}
+  pipelines:
+    traces/metrics:
+      receivers: [otlp]
+      exporters: [spanmetrics]
+    traces/sampling:
+      receivers: [otlp]
+      processors: [tail_sampling, batch]
+      exporters: [otlp/backend]
+    metrics:
+      receivers: [spanmetrics]
+      exporters: [otlp/backend]
+`))
+
+// The demo's agent. RoundRobin is phase 1: what a plain Service in front of
+// the gateways gives, one batch to each gateway in turn (gRPC's round_robin
+// balancer over the same DNS name). Otherwise the article's agent: the
+// load_balancing exporter routing by trace ID over the gateways found in DNS.
+var agentTmpl = template.Must(template.New("agent").Parse(`
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: "{{.Listen}}"
+processors:
+  batch:
+    timeout: 200ms
+    send_batch_size: 1000
+exporters:
+{{- if .RoundRobin}}
+  otlp/gateways:
+    endpoint: "dns://{{.Nameserver}}/{{.Hostname}}:{{.Port}}"
+    balancer_name: round_robin
+    tls: {insecure: true}
+{{- else}}
+  loadbalancing:
+    routing_key: traceID
+    protocol:
+      otlp:
+        tls: {insecure: true}
+    resolver:
+      dns:
+        hostname: "{{.Hostname}}"
+        port: {{.Port}}
+        interval: 1s
+        timeout: 500ms
+        nameserver: "{{.Nameserver}}"
+{{- end}}
+service:
+  telemetry:
+    logs: {level: {{.LogLevel}}}
+    metrics: {level: none}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [{{if .RoundRobin}}otlp/gateways{{else}}loadbalancing{{end}}]
+`))
+
+type gatewayParams struct {
+	Listen, Backend, LogLevel string
+	DecisionWait              time.Duration
+}
+
+type agentParams struct {
+	Listen, Hostname, Nameserver, LogLevel string
+	Port                                   int
+	RoundRobin                             bool
+}
+
+func render(t *template.Template, data any) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
+	"github.com/tailgate-otel/tailgate/examples/internal/wire"
+	"github.com/tailgate-otel/tailgate/examples/internal/workload"
+)
+
+// hostname is the demo's headless-Service name: its A records are the
+// gateways that are up.
+const hostname = "gateways.tailgate.demo"
+
+const agents = 2
+
+// settings are the demo's flags.
+type settings struct {
+	rate         int
+	duration     time.Duration
+	gateways     int
+	decisionWait time.Duration
+	spread       time.Duration
+	errorEvery   int
+	phases       []int
+	logLevel     string
+}
+
+// phase is one act of the story.
+type phase struct {
+	num        int
+	title      string
+	roundRobin bool
+	scale      bool
+}
+
+var allPhases = []phase{
+	{1, "agents without trace-ID routing (round robin over the gateways)", true, false},
+	{2, "agents with tailgate's load_balancing exporter (routing by trace ID)", false, false},
+	{3, "load_balancing, and a gateway added then one removed mid-run", false, true},
+}
+
+// result is what a phase reports in the summary.
+type result struct {
+	phase  phase
+	score  workload.Score
+	calls  float64
+	events []string
+	took   time.Duration
+}
+
+// demo is the machinery shared by the phases.
+type demo struct {
+	s         settings
+	outMu     sync.Mutex // progress and scale events print concurrently
+	out       io.Writer
+	dir       string
+	sink      *wire.Sink
+	dns       *dnsserver.Server
+	gwPort    int
+	agentPort int
+}
+
+func gatewayHost(i int) string { return "127.0.0." + strconv.Itoa(10+i) }
+func agentHost(i int) string   { return "127.0.0." + strconv.Itoa(200+i) }
+
+// commonPort finds a port free on every host, so that one DNS name with one
+// A record per host and a single port reaches them all, as in Kubernetes.
+func commonPort(hosts []string) (int, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		l, err := net.Listen("tcp", hosts[0]+":0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		ok := true
+		for _, h := range hosts[1:] {
+			l2, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			_ = l2.Close()
+		}
+		_ = l.Close()
+		if ok {
+			return port, nil
+		}
+	}
+	return 0, errors.New("no port is free on every loopback address")
+}
+
+func newDemo(s settings, out io.Writer) (*demo, error) {
+	d := &demo{s: s, out: out}
+	var err error
+	if d.dir, err = os.MkdirTemp("", "tailgate-demo-"); err != nil {
+		return nil, err
+	}
+	if d.sink, err = wire.StartSink("127.0.0.1:0"); err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.dns, err = dnsserver.Start("127.0.0.1:0"); err != nil {
+		d.close()
+		return nil, err
+	}
+	var gws, ags []string
+	for i := 1; i <= s.gateways+1; i++ { // +1: the gateway phase 3 adds
+		gws = append(gws, gatewayHost(i))
+	}
+	for i := 1; i <= agents; i++ {
+		ags = append(ags, agentHost(i))
+	}
+	if d.gwPort, err = commonPort(gws); err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.agentPort, err = commonPort(ags); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *demo) close() {
+	if d.dns != nil {
+		d.dns.Stop()
+	}
+	if d.sink != nil {
+		d.sink.Stop()
+	}
+	_ = os.RemoveAll(d.dir)
+}
+
+func (d *demo) printf(format string, args ...any) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	fmt.Fprintf(d.out, format, args...)
+}
+
+func (d *demo) startGateway(ctx context.Context, p phase, i int) (*collector, error) {
+	yaml, err := render(gatewayTmpl, gatewayParams{
+		Listen:       net.JoinHostPort(gatewayHost(i), strconv.Itoa(d.gwPort)),
+		Backend:      d.sink.Addr(),
+		LogLevel:     d.s.logLevel,
+		DecisionWait: d.s.decisionWait,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return startCollector(ctx, d.dir, fmt.Sprintf("phase%d-gateway-%d", p.num, i), yaml)
+}
+
+func (d *demo) startAgent(ctx context.Context, p phase, i int) (*collector, error) {
+	yaml, err := render(agentTmpl, agentParams{
+		Listen:     net.JoinHostPort(agentHost(i), strconv.Itoa(d.agentPort)),
+		Hostname:   hostname,
+		Nameserver: d.dns.Addr(),
+		Port:       d.gwPort,
+		LogLevel:   d.s.logLevel,
+		RoundRobin: p.roundRobin,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return startCollector(ctx, d.dir, fmt.Sprintf("phase%d-agent-%d", p.num, i), yaml)
+}
+
+// publish makes the DNS name list exactly these gateways.
+func (d *demo) publish(gateways map[int]*collector) {
+	var addrs []netip.Addr
+	for i := range gateways {
+		addrs = append(addrs, netip.MustParseAddr(gatewayHost(i)))
+	}
+	d.dns.Set(hostname, addrs...)
+}
+
+func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
+	began := time.Now()
+	res.phase = p
+	d.printf("\n▶ Phase %d: %s\n", p.num, p.title)
+
+	var mu sync.Mutex // guards gateways and res.events (phase 3 changes them)
+	gateways := map[int]*collector{}
+	var ags []*collector
+	defer func() {
+		// Agents first so that they hand on what they batch, then gateways,
+		// which decide what they still hold and flush their span metrics.
+		var errs []error
+		for _, a := range ags {
+			errs = append(errs, a.stop())
+		}
+		mu.Lock()
+		for _, g := range gateways {
+			errs = append(errs, g.stop())
+		}
+		mu.Unlock()
+		if e := errors.Join(errs...); e != nil && err == nil {
+			err = e
+		}
+	}()
+
+	for i := 1; i <= d.s.gateways; i++ {
+		g, err := d.startGateway(ctx, p, i)
+		if err != nil {
+			return res, err
+		}
+		gateways[i] = g
+	}
+	d.publish(gateways)
+	for i := 1; i <= agents; i++ {
+		a, err := d.startAgent(ctx, p, i)
+		if err != nil {
+			return res, err
+		}
+		ags = append(ags, a)
+	}
+	// The agents' resolvers query DNS every second: let them find the gateways.
+	time.Sleep(1200 * time.Millisecond)
+	d.printf("  %d gateways (127.0.0.11-%d:%d), %d agents (127.0.0.201-%d:%d), backend %s\n",
+		d.s.gateways, 10+d.s.gateways, d.gwPort, agents, 200+agents, d.agentPort, d.sink.Addr())
+
+	callsBefore := d.sink.DeltaCalls()
+	plan := workload.Plan{
+		Rate: d.s.rate, Duration: d.s.duration, SpansPerTrace: 10,
+		SpanGap: d.s.spread / 9, ErrorEvery: d.s.errorEvery, SlowEvery: 0, Seed: uint64(p.num) * 1_000_003,
+	}
+	var agentAddrs []string
+	for i := 1; i <= agents; i++ {
+		agentAddrs = append(agentAddrs, net.JoinHostPort(agentHost(i), strconv.Itoa(d.agentPort)))
+	}
+
+	var sent atomic.Int64
+	total := plan.Spec(time.Now()).Traces * plan.SpansPerTrace
+	playCtx, stopPlay := context.WithCancel(ctx)
+	defer stopPlay()
+	var bg sync.WaitGroup
+	bg.Go(func() { d.progress(playCtx, &sent, total) })
+	if p.scale {
+		bg.Go(func() {
+			event := func(msg string) {
+				mu.Lock()
+				res.events = append(res.events, msg)
+				mu.Unlock()
+				d.printf("  ⚡ %s\n", msg)
+			}
+			d.scaleEvents(playCtx, p, &mu, gateways, event)
+		})
+	}
+	// A fresh client per phase: the agents of the previous phase, at the
+	// same addresses, are gone, and a reused connection would first have to
+	// notice that and back off before reconnecting.
+	snd := wire.NewSender()
+	defer snd.Close()
+	played, err := workload.Play(playCtx, snd, plan, agentAddrs, func(n, _ int) { sent.Store(int64(n)) })
+	stopPlay()
+	bg.Wait()
+	if err != nil {
+		return res, fmt.Errorf("phase %d: sending: %w", p.num, err)
+	}
+
+	// The last traces started up to `spread` before the last span left; they
+	// are decided decision_wait after their first span reached a gateway.
+	d.printf("  waiting for the gateways' decisions (decision_wait %v)…\n", d.s.decisionWait)
+	wait := time.Until(played.Last.Add(d.s.decisionWait + 1500*time.Millisecond))
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(wait):
+	}
+	if err := d.sink.WaitQuiet(ctx, 1500*time.Millisecond); err != nil {
+		return res, err
+	}
+	res.score = workload.Evaluate(played, d.sink)
+	for _, a := range ags {
+		if e := a.stop(); e != nil {
+			err = errors.Join(err, e)
+		}
+	}
+	ags = nil
+	mu.Lock()
+	for i, g := range gateways {
+		if e := g.stop(); e != nil {
+			err = errors.Join(err, e)
+		}
+		delete(gateways, i)
+	}
+	mu.Unlock()
+	if err != nil {
+		return res, err
+	}
+	// Span metrics of the final flush.
+	_ = d.sink.WaitQuiet(ctx, 500*time.Millisecond)
+	res.score = workload.Evaluate(played, d.sink)
+	res.calls = d.sink.DeltaCalls() - callsBefore
+	res.took = time.Since(began)
+	d.printf("  error traces whole: %d/%d · traces split: %d · span metrics counted %.0f of %d spans · %v\n",
+		res.score.Errors.Complete, res.score.Errors.Sent, res.score.Split(), res.calls, res.score.Spans, res.took.Round(100*time.Millisecond))
+	return res, nil
+}
+
+// scaleEvents adds gateway N+1 a third of the way through the traffic and
+// removes gateway 1 at two thirds: first from DNS, then, once the agents had
+// a resolver interval to notice, the process itself (which decides what it
+// still holds on the way out).
+func (d *demo) scaleEvents(ctx context.Context, p phase, mu *sync.Mutex, gateways map[int]*collector, event func(string)) {
+	sleep := func(dur time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(dur):
+			return true
+		}
+	}
+	if !sleep(d.s.duration / 3) {
+		return
+	}
+	n := d.s.gateways + 1
+	g, err := d.startGateway(ctx, p, n)
+	if err != nil {
+		event("adding gateway-" + strconv.Itoa(n) + " failed: " + err.Error())
+		return
+	}
+	mu.Lock()
+	gateways[n] = g
+	d.publish(gateways)
+	mu.Unlock()
+	event(fmt.Sprintf("gateway-%d joined (%s): part of the traces in flight now route to it", n, gatewayHost(n)))
+
+	if !sleep(d.s.duration / 3) {
+		return
+	}
+	mu.Lock()
+	leaving := gateways[1]
+	delete(gateways, 1)
+	d.publish(gateways)
+	mu.Unlock()
+	event("gateway-1 left DNS; agents notice within the 1 s resolver interval")
+	sleep(1500 * time.Millisecond)
+	if err := leaving.stop(); err != nil {
+		event("gateway-1 stop: " + err.Error())
+		return
+	}
+	event("gateway-1 shut down: it decided the traces it held on what it had seen")
+}
+
+// progress prints a line a second while traffic flows.
+func (d *demo) progress(ctx context.Context, sent *atomic.Int64, total int) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			distinct, _ := d.sink.Spans()
+			n := sent.Load()
+			d.printf("  sending %3d%%  %7d/%d spans sent · backend has %d spans\n", int(100*n/int64(max(total, 1))), n, total, distinct)
+		}
+	}
+}

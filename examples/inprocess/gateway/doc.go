@@ -1,0 +1,21 @@
+// Package gateway embeds the article's gateway tier in a Go program, with no
+// YAML: an OTLP/gRPC receiver, tailgate's span_metrics connector counting
+// every span before sampling, tailgate's tail_sampling processor with the
+// article's three policies (errors, slow traces, a probabilistic share), and
+// an OTLP/gRPC exporter to a backend. Each part is built in code from its
+// factory, exactly as a collector would build it from the article's
+// gateway-config.yaml.
+//
+// Data flow: receiver → (span_metrics → metrics exporter or the caller's
+// consumer.Metrics) and (tail_sampling → traces exporter). Every span reaches
+// span_metrics whatever the sampling decision, so the RED metrics describe
+// all traffic.
+//
+// Lifecycle: Start builds nothing (New does) and starts the parts from the
+// backend up, so the receiver accepts spans only once everything behind it
+// runs; a failing Start shuts down what it started. Shutdown stops the
+// receiver first, then lets the sampler decide and forward what it holds and
+// the connector flush its series, then drains the exporters. Shutdown is
+// idempotent, safe before Start and honours its context's deadline. A
+// Gateway is safe for concurrent use; Start may be called once.
+package gateway

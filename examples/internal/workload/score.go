@@ -1,0 +1,59 @@
+package workload
+
+import (
+	"github.com/tailgate-otel/tailgate/examples/internal/wire"
+	"github.com/tailgate-otel/tailgate/internal/tracegen"
+)
+
+// Outcome counts traces of one kind by what reached the backend.
+type Outcome struct {
+	Sent     int // traces of this kind sent
+	Complete int // arrived with every span
+	Partial  int // arrived with some spans only
+	Missing  int // no span arrived
+}
+
+// Score is a run's result at the backend.
+type Score struct {
+	Traces int     // traces sent
+	Spans  int     // spans sent
+	Errors Outcome // traces with an ERROR span: the policy keeps them all
+	Slow   Outcome // traces lasting 2 s (no error): the latency policy keeps them all
+	Others Outcome // the rest: only the probabilistic share is kept
+}
+
+// KeptShare is the share of Others that arrived (whole or not).
+func (s Score) KeptShare() float64 {
+	if s.Others.Sent == 0 {
+		return 0
+	}
+	return float64(s.Others.Complete+s.Others.Partial) / float64(s.Others.Sent)
+}
+
+// Split is the number of traces that arrived incomplete, of every kind.
+func (s Score) Split() int { return s.Errors.Partial + s.Slow.Partial + s.Others.Partial }
+
+// Evaluate scores a sent workload against the sink.
+func Evaluate(sent Sent, sink *wire.Sink) Score {
+	spec := sent.Spec
+	sc := Score{Traces: spec.Traces, Spans: sent.Spans}
+	for i := range spec.Traces {
+		o := &sc.Others
+		switch {
+		case spec.IsError(i):
+			o = &sc.Errors
+		case spec.IsSlow(i):
+			o = &sc.Slow
+		}
+		o.Sent++
+		switch got := sink.SpansOf(tracegen.TraceID(spec.Seed, i)); {
+		case got >= spec.SpansPerTrace:
+			o.Complete++
+		case got > 0:
+			o.Partial++
+		default:
+			o.Missing++
+		}
+	}
+	return sc
+}

@@ -1,0 +1,79 @@
+package workload
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tailgate-otel/tailgate/examples/internal/wire"
+	"github.com/tailgate-otel/tailgate/internal/tracegen"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestPlaySpreadsEveryTraceOverBothAgents plays a short plan against two real
+// OTLP sinks standing in for agents: neither may see any trace whole, both
+// together must see every span, and the spans of a trace must leave over
+// (SpansPerTrace-1) × SpanGap.
+func TestPlaySpreadsEveryTraceOverBothAgents(t *testing.T) {
+	a, err := wire.StartSink("127.0.0.1:0")
+	require.NoError(t, err)
+	defer a.Stop()
+	b, err := wire.StartSink("127.0.0.1:0")
+	require.NoError(t, err)
+	defer b.Stop()
+	snd := wire.NewSender()
+	defer snd.Close()
+
+	p := Plan{Rate: 200, Duration: 300 * time.Millisecond, SpansPerTrace: 4, SpanGap: 100 * time.Millisecond, Seed: 7}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	var calls int
+	sent, err := Play(ctx, snd, p, []string{a.Addr(), b.Addr()}, func(n, total int) { calls++ })
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(begin), 500*time.Millisecond, "3 ticks of 100ms plus 3 gaps of 100ms")
+	assert.Equal(t, 60*4, sent.Spans)
+	assert.Positive(t, calls)
+
+	for i := range sent.Spec.Traces {
+		id := tracegen.TraceID(p.Seed, i)
+		assert.Equal(t, 2, a.SpansOf(id), "trace %d at agent a", i)
+		assert.Equal(t, 2, b.SpansOf(id), "trace %d at agent b", i)
+	}
+
+	// Scoring against sink a: every trace is half there.
+	sc := Evaluate(sent, a)
+	assert.Equal(t, 60, sc.Traces)
+	assert.Equal(t, 60, sc.Errors.Partial+sc.Others.Partial)
+	assert.Equal(t, 60, sc.Split())
+	assert.Equal(t, 2, sc.Errors.Sent, "every 50th trace: 0 and 50")
+	assert.InDelta(t, 1.0, sc.KeptShare(), 1e-9)
+}
+
+func TestPlayRejectsNoAgents(t *testing.T) {
+	_, err := Play(context.Background(), wire.NewSender(), Plan{}, nil, nil)
+	require.Error(t, err)
+}
+
+func TestSpecDefaults(t *testing.T) {
+	tests := []struct {
+		plan             Plan
+		traces, perBatch int
+	}{
+		{Plan{}, 100 * 5, 10},
+		{Plan{Rate: 1000, Duration: time.Second}, 1000, 100},
+		{Plan{Rate: 5, Duration: time.Second}, 10, 1}, // at least one trace per tick
+	}
+	for _, tt := range tests {
+		s := tt.plan.Spec(time.Unix(0, 0))
+		assert.Equal(t, tt.traces, s.Traces)
+		assert.Equal(t, tt.perBatch, s.TracesPerBatch)
+		assert.Equal(t, 10, s.SpansPerTrace)
+		assert.Equal(t, 50, s.ErrorEvery)
+	}
+}
