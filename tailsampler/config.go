@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
 )
 
 // Sampling strategies (`sampling_strategy`).
@@ -78,6 +81,11 @@ type Config struct {
 	// RecordPolicy (new) writes upstream's `tailsampling.policy` attribute,
 	// naming the policy that sampled the trace, on every forwarded span.
 	RecordPolicy bool `mapstructure:"record_policy"`
+	// Handoff (new), when the block is present, hands pending traces and
+	// recent decisions to their new owner when the gateway set changes
+	// and on graceful shutdown (see handoff_processor.go). Absent: off,
+	// and the processor behaves exactly as without it.
+	Handoff configoptional.Optional[handoff.Config] `mapstructure:"handoff"`
 
 	// registry is the policy types this config may use: built-ins plus
 	// WithPolicyType registrations, carried from the factory.
@@ -102,6 +110,7 @@ func createDefaultConfig(o *options) *Config {
 			NonSampledCacheSize: defaultNonSampledCacheSize,
 		},
 		SamplingStrategy: StrategyTraceComplete,
+		Handoff:          configoptional.Default(handoff.NewDefaultConfig()),
 		registry:         o.registry(),
 		registryErr:      o.err,
 	}
@@ -172,6 +181,12 @@ func (c *Config) Validate() error {
 		add("policies: at least one policy is required")
 	} else if err := validatePolicies(c.Policies, c.policyTypes()); err != nil {
 		errs = append(errs, err)
+	}
+	if h := c.Handoff.Get(); h != nil {
+		// Its messages already name their keys (handoff::...).
+		if err := h.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -31,7 +31,7 @@ func p2Traces(b *testing.B) []*fakeTrace {
 	return out
 }
 
-func benchDecide(b *testing.B, set PolicySettings) {
+func benchDecide(b *testing.B, set PolicySettings, tallied bool) {
 	cfgs, err := loadPolicies(b, p2Policies)
 	require.NoError(b, err)
 	ps, err := newPolicySet(cfgs, builtinPolicyTypes(), set, false)
@@ -41,10 +41,20 @@ func benchDecide(b *testing.B, set PolicySettings) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	sampled := 0
+	var tally *policyTally
+	if tallied {
+		tally = &policyTally{}
+	}
 	for i := 0; i < b.N; i++ {
-		if d, _ := ps.Decide(ctx, traces[i%len(traces)]); d == Sampled {
+		if d, _ := ps.decide(ctx, traces[i%len(traces)], tally); d == Sampled {
 			sampled++
 		}
+		if tally != nil && i%maxRound == maxRound-1 {
+			ps.flush(ctx, tally) // as a decision round does
+		}
+	}
+	if tally != nil {
+		ps.flush(ctx, tally)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "traces/s")
@@ -52,14 +62,22 @@ func benchDecide(b *testing.B, set PolicySettings) {
 }
 
 // BenchmarkDecideP2 is Decide over 10-span traces with the P2 mix: metrics
-// off (no-op meter) and on (SDK meter provider, what a collector runs).
+// off (no-op meter) and on (SDK meter provider, what a collector runs),
+// counting each decision at once (Decide) or per round of maxRound
+// decisions (the tally the processor's deciders use).
 func BenchmarkDecideP2(b *testing.B) {
-	b.Run("noop-meter", func(b *testing.B) { benchDecide(b, PolicySettings{}) })
-	b.Run("sdk-meter", func(b *testing.B) {
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-		benchDecide(b, PolicySettings{Telemetry: component.TelemetrySettings{MeterProvider: mp}})
-	})
+	b.Run("noop-meter", func(b *testing.B) { benchDecide(b, PolicySettings{}, false) })
+	for _, tallied := range []bool{false, true} {
+		name := "sdk-meter"
+		if tallied {
+			name = "sdk-meter-per-round"
+		}
+		b.Run(name, func(b *testing.B) {
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			benchDecide(b, PolicySettings{Telemetry: component.TelemetrySettings{MeterProvider: mp}}, tallied)
+		})
+	}
 }
 
 // BenchmarkPolicyRegex is a regex string_attribute policy on cached values.

@@ -154,7 +154,15 @@ func TestEvaluateSampleOnFirstMatch(t *testing.T) {
 	assert.Equal(t, NotSampled, d)
 }
 
+// Counting each decision at once (Decide) and per round (a tally flushed
+// after the round, as the deciders do) give the same metrics.
 func TestEvaluateMetrics(t *testing.T) {
+	for _, tallied := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tallied=%v", tallied), func(t *testing.T) { testEvaluateMetrics(t, tallied) })
+	}
+}
+
+func testEvaluateMetrics(t *testing.T, tallied bool) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
@@ -170,9 +178,24 @@ policies:
 	require.NoError(t, err)
 	ps.now = func() time.Time { clock.advance(3 * time.Microsecond); return clock.t }
 	tr := buildTrace(testTraceID, spanSpec{})
+	var tally *policyTally
+	if tallied {
+		tally = &policyTally{}
+	}
 	for i := 0; i < 3; i++ {
-		d, _ := ps.Decide(context.Background(), tr)
+		d, _ := ps.decide(context.Background(), tr, tally)
 		require.Equal(t, Sampled, d)
+	}
+	if tallied {
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, reader.Collect(context.Background(), &rm))
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				assert.NotEqual(t, mCountTracesSampled, m.Name, "counted before the flush")
+			}
+		}
+		ps.flush(context.Background(), tally)
+		ps.flush(context.Background(), tally) // nothing left: adds nothing
 	}
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))

@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
 )
 
 // TypeStr is the component type, the same as upstream's.
@@ -24,9 +26,10 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	custom map[string]PolicyFactory
-	clock  clock
-	err    error
+	custom  map[string]PolicyFactory
+	clock   clock
+	err     error
+	handoff []handoff.Option // engine options (tests)
 }
 
 // registry is the built-in policy types plus the custom ones.
@@ -89,6 +92,13 @@ func NewFactory(opts ...Option) processor.Factory {
 			if c.registry == nil {
 				c.registry = o.registry()
 			}
-			return newProcessor(set, c, next, o.clock)
+			p, err := newProcessor(set, c, next, o.clock)
+			if err != nil {
+				return nil, err
+			}
+			if !c.Handoff.HasValue() {
+				return p, nil
+			}
+			return newHandoffSampler(p, set, c, o.handoff)
 		}, component.StabilityLevelBeta))
 }

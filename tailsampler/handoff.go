@@ -11,7 +11,8 @@ import (
 // Handoff hooks. When the gateway ring changes, a gateway that no longer
 // owns a trace hands its buffered spans (and first-seen time) to the new
 // owner, and owners exchange decisions so late spans keep following them.
-// These methods are the buffer side of that; the transport is elsewhere.
+// These methods are the buffer side of that; the transport is
+// internal/handoff, wired in handoff_processor.go and handoff_buffer.go.
 
 // extract removes a pending trace without deciding it and returns a copy
 // of its spans (grouped by their original resource and scope) and when
@@ -19,20 +20,23 @@ import (
 // (unknown, decided, or being decided right now).
 func (p *sampler) extract(id pcommon.TraceID) (td ptrace.Traces, firstSeen time.Time, ok bool) {
 	s := p.shards[p.shardOf(id)]
-	out := newOutBuilder(false)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.extractLocked(id, newOutBuilder(false))
+}
+
+// extractLocked is extract under s.mu, building with out (left empty).
+func (s *shard) extractLocked(id pcommon.TraceID, out *outBuilder) (td ptrace.Traces, firstSeen time.Time, ok bool) {
 	idx, found := s.index[id]
 	if !found || s.entries[idx].state != statePending {
-		s.mu.Unlock()
 		return ptrace.Traces{}, time.Time{}, false
 	}
 	e := &s.entries[idx]
 	for _, r := range e.refs {
 		out.add(r, "")
 	}
-	firstSeen = p.timeOf(e.firstSeen)
+	firstSeen = s.p.timeOf(e.firstSeen)
 	s.release(idx)
-	s.mu.Unlock()
 	td, _, ok = out.take()
 	if !ok {
 		td = ptrace.NewTraces()
@@ -42,10 +46,62 @@ func (p *sampler) extract(id pcommon.TraceID) (td ptrace.Traces, firstSeen time.
 
 // importTrace buffers td as if its traces had first been seen at
 // firstSeen, so they are decided decision_wait after that (at once if that
-// has passed). Spans of traces already pending join them; spans of
-// traces already decided follow the decision.
+// has passed). Spans of traces already pending join them and the earlier
+// first-seen wins: the new owner often buffers fresh spans of a trace
+// before the old owner's handoff arrives, and the trace must still be
+// decided on the original schedule. Spans of traces already decided
+// follow the decision.
 func (p *sampler) importTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) error {
-	return p.ingest(ctx, td, int64(firstSeen.Sub(p.base)))
+	fs := int64(firstSeen.Sub(p.base))
+	// Read the IDs before ingest: from then on a decision may move spans
+	// out of td.
+	ids := traceIDsOf(td)
+	if err := p.ingest(ctx, td, fs); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		p.shards[p.shardOf(id)].antedate(id, fs)
+	}
+	return nil
+}
+
+// antedate moves a pending trace's first-seen back to fs when that is
+// earlier, and its deadline with it.
+func (s *shard) antedate(id pcommon.TraceID, fs int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idx, ok := s.index[id]
+	if !ok {
+		return
+	}
+	e := &s.entries[idx]
+	if e.state != statePending || e.firstSeen <= fs {
+		return
+	}
+	e.firstSeen = fs
+	if d := fs + s.p.dw; d < e.deadline {
+		e.deadline = d
+		s.schedule(d, idx, e.gen)
+	}
+}
+
+// traceIDsOf lists td's trace IDs, without consecutive repeats.
+func traceIDsOf(td ptrace.Traces) []pcommon.TraceID {
+	var ids []pcommon.TraceID
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				id := spans.At(k).TraceID()
+				if n := len(ids); n == 0 || ids[n-1] != id {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	return ids
 }
 
 // importDecision applies a decision made elsewhere: a pending trace is
@@ -67,11 +123,18 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 				s.entries[idx].override = 1
 			}
 		}
-	} else if sampled {
-		s.sampled.add(id, at)
-		s.notSampled.remove(id)
-	} else if _, kept := s.sampled.get(id); !kept {
-		s.notSampled.add(id, at)
+	} else {
+		effective := sampled
+		if sampled {
+			s.sampled.add(id, at)
+			s.notSampled.remove(id)
+		} else if _, kept := s.sampled.get(id); kept {
+			effective = true // a kept trace stays kept
+		} else {
+			s.notSampled.add(id, at)
+		}
+		// Passed on if the ring changes again within the window.
+		s.recordDecision(id, effective, now)
 	}
 	td, n, ok := out.take()
 	s.mu.Unlock()

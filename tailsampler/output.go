@@ -9,15 +9,18 @@ import (
 const policyAttribute = "tailsampling.policy"
 
 // outBuilder assembles the sampled spans of many decided traces into one
-// outgoing batch. Spans are copied (the held input is shared and must not
-// change); the Resource and Scope of a source (batch, resource, scope) are
-// copied once per outgoing batch however many traces use them.
+// outgoing batch. Spans of owned input are moved, those of shared
+// (read-only) input copied; sources with equal Resource and Scope share
+// one copy of them per outgoing batch however many traces use them.
 type outBuilder struct {
 	td     ptrace.Traces
 	spans  int
 	rsOut  map[rsKey]ptrace.ResourceSpans
 	ssOut  map[ssKey]ptrace.SpanSlice
 	record bool
+	// outgoing resources by content (see output_group.go)
+	rsByHash map[uint64]int32
+	groups   []resourceGroup
 }
 
 type rsKey struct {
@@ -36,6 +39,8 @@ func newOutBuilder(record bool) *outBuilder {
 		rsOut:  make(map[rsKey]ptrace.ResourceSpans),
 		ssOut:  make(map[ssKey]ptrace.SpanSlice),
 		record: record,
+
+		rsByHash: make(map[uint64]int32),
 	}
 }
 
@@ -47,20 +52,21 @@ func (o *outBuilder) add(r spanRef, policy string) {
 		src := r.resource()
 		rs, ok := o.rsOut[rk]
 		if !ok {
-			rs = o.td.ResourceSpans().AppendEmpty()
-			src.Resource().CopyTo(rs.Resource())
-			rs.SetSchemaUrl(src.SchemaUrl())
+			rs = o.resourceFor(src)
 			o.rsOut[rk] = rs
 		}
-		srcSS := src.ScopeSpans().At(int(r.ss))
-		ss := rs.ScopeSpans().AppendEmpty()
-		srcSS.Scope().CopyTo(ss.Scope())
-		ss.SetSchemaUrl(srcSS.SchemaUrl())
-		spans = ss.Spans()
+		spans = o.scopeFor(rs, src.ScopeSpans().At(int(r.ss)))
 		o.ssOut[sk] = spans
 	}
 	dst := spans.AppendEmpty()
-	r.span().CopyTo(dst)
+	if r.b.owned {
+		// Only this trace refers to this span, and the trace is being
+		// released: moving it leaves an empty span behind that nothing
+		// reads, and saves copying every attribute.
+		r.span().MoveTo(dst)
+	} else {
+		r.span().CopyTo(dst)
+	}
 	if o.record && policy != "" {
 		dst.Attributes().PutStr(policyAttribute, policy)
 	}
@@ -78,5 +84,8 @@ func (o *outBuilder) take() (ptrace.Traces, int, bool) {
 	o.spans = 0
 	clear(o.rsOut)
 	clear(o.ssOut)
+	clear(o.rsByHash)
+	clear(o.groups)
+	o.groups = o.groups[:0]
 	return td, n, true
 }

@@ -172,9 +172,12 @@ func (p *sampler) shardOf(id pcommon.TraceID) int {
 	return int(binary.LittleEndian.Uint32(id[12:]) % uint32(len(p.shards)))
 }
 
-// Capabilities: the processor never changes the data it receives (it keeps
-// references and forwards copies) except that record_policy asks for an
-// attribute on sampled spans, declared as mutation as upstream does.
+// Capabilities: the processor never changes data it may share with other
+// consumers (read-only input: it forwards copies). It moves kept spans out
+// of input that is not read-only, which by the fan-out's rules only it
+// holds (see doc.go, Ownership): declaring that as mutation would only
+// make the fan-out clone for it. record_policy asks for an attribute on
+// sampled spans, declared as mutation as upstream does.
 func (p *sampler) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: p.cfg.RecordPolicy}
 }
@@ -265,14 +268,17 @@ func (p *sampler) ingest(ctx context.Context, td ptrace.Traces, firstSeen int64)
 		}
 		return fmt.Errorf("waiting for the next consumer: %w", ctx.Err())
 	}
+	// Not read-only: the fan-out gave this batch to this processor alone
+	// (it marks shared batches read-only), so kept spans may be moved out.
+	owned := !td.IsReadOnly()
 	if p.copyInput {
 		cp := ptrace.NewTraces()
 		td.CopyTo(cp)
-		td = cp
+		td, owned = cp, true
 	}
 	sc := p.getScratch()
 	defer p.putScratch(sc)
-	sc.collect(p, &heldBatch{td: td})
+	sc.collect(p, &heldBatch{td: td, owned: owned})
 	var st ingestStats
 	for si, items := range sc.byShard {
 		if len(items) == 0 {

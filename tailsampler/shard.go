@@ -69,9 +69,13 @@ type shard struct {
 	views     []traceView
 	decisions []Decision
 	policies  []string
+	tally     policyTally // per-policy counts of a round, flushed after it
 	out       *outBuilder
 	imp       *outBuilder // importDecision's builder, used under mu
 	refChunk  []spanRef   // unused tail of the current refs chunk
+
+	// handoff hook: recent decisions, nil when off (handoff_decisions.go)
+	recent *decisionRing
 }
 
 const (
@@ -360,6 +364,7 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 		keep = false
 	}
 	at := uint32(now / int64(time.Second))
+	s.recordDecision(e.id, keep, now) // handoff hook (handoff_decisions.go)
 	if keep {
 		for _, r := range e.refs {
 			out.add(r, policy)
@@ -441,10 +446,11 @@ func (s *shard) decideDue(maxRound int) (next int64, more bool) {
 	s.decisions = s.decisions[:0]
 	s.policies = s.policies[:0]
 	for i := range s.views {
-		d, pol := p.policies.Decide(p.runCtx, &s.views[i])
+		d, pol := p.policies.decide(p.runCtx, &s.views[i], &s.tally)
 		s.decisions = append(s.decisions, d)
 		s.policies = append(s.policies, pol)
 	}
+	p.policies.flush(p.runCtx, &s.tally)
 
 	s.mu.Lock()
 	now = p.nowNanos()

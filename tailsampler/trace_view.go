@@ -8,11 +8,16 @@ import (
 )
 
 // heldBatch is an input batch the processor keeps a reference to instead
-// of copying its spans. It is never modified (it may be shared read-only
-// with other pipelines); the garbage collector frees it when no buffered
+// of copying its spans; the garbage collector frees it when no buffered
 // trace refers to it any more.
+//
+// owned says the processor is the batch's only holder (see doc.go,
+// "Ownership"): a kept span is then moved out of it into the outgoing
+// batch instead of copied. A batch that is not owned (read-only: shared
+// with other pipelines) is never modified.
 type heldBatch struct {
-	td ptrace.Traces
+	td    ptrace.Traces
+	owned bool
 }
 
 // spanRef locates one buffered span: 24 bytes instead of a copy.

@@ -34,6 +34,9 @@
 //   - A gateway whose own endpoint is not in the set (DNS lag), or that has
 //     no set yet, or is shut down, owns everything: data is never forwarded
 //     into the void.
+//   - A gateway removed from the set after it was a member is leaving: it
+//     hands everything off at once (as Drain does) and owns nothing while
+//     others exist.
 //   - Nothing is dropped by a failed handoff: data that cannot be delivered
 //     within `window` (or before shutdown, or that the peer refuses) is
 //     given back to the Buffer with its first-seen time and counted. The

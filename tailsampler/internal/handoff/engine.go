@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,7 @@ type Engine struct {
 	state     int
 	endpoints []string
 	draining  bool
+	member    bool // this gateway was in the last set (or is leaving it)
 	res       resolver.Resolver
 	srv       *grpc.Server
 	ln        net.Listener
@@ -251,7 +253,14 @@ func (e *Engine) onEndpoints(endpoints []string) {
 		return
 	}
 	e.endpoints = endpoints
-	v := newView(endpoints, e.cfg.self, e.draining)
+	// A gateway removed from the set after it was a member is leaving
+	// (a terminating pod leaves the endpoints before its preStop hook
+	// ends): it hands its traces off now, as Drain would, instead of
+	// deciding fragments while agents send the rest elsewhere. One that
+	// was never a member is only lagging (startup) and keeps everything.
+	leaving := e.member && !slices.Contains(endpoints, e.cfg.self)
+	v := newView(endpoints, e.cfg.self, e.draining || leaving)
+	e.member = v.self >= 0 || leaving
 	e.cur.Store(v)
 	e.closeStalePeers(v)
 	if !e.draining {

@@ -1,0 +1,77 @@
+package tailsampler
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
+)
+
+// The sampler is the handoff engine's Buffer.
+var _ handoff.Buffer = (*sampler)(nil)
+
+// takeChunk bounds how many traces TakeNotOwned extracts per lock hold, so
+// a scale event does not stall a shard's ingest for the whole sweep.
+const takeChunk = 256
+
+// TakeNotOwned removes every pending trace that owns rejects and returns
+// its spans and first-seen time. Traces being decided are left alone. A
+// trace taken out is not decided here: no decision metric counts it; the
+// engine counts it as handed off.
+func (p *sampler) TakeNotOwned(owns func(pcommon.TraceID) bool) []handoff.Pending {
+	var (
+		out []handoff.Pending
+		ids []pcommon.TraceID
+		b   = newOutBuilder(false)
+	)
+	for _, s := range p.shards {
+		ids = ids[:0]
+		s.mu.Lock()
+		for id, idx := range s.index {
+			if s.entries[idx].state == statePending && !owns(id) {
+				ids = append(ids, id)
+			}
+		}
+		s.mu.Unlock()
+		for len(ids) > 0 {
+			n := min(len(ids), takeChunk)
+			s.mu.Lock()
+			for _, id := range ids[:n] {
+				// Re-checked: the trace may have been decided meanwhile.
+				if td, fs, ok := s.extractLocked(id, b); ok {
+					out = append(out, handoff.Pending{ID: id, Spans: td, FirstSeen: fs})
+				}
+			}
+			s.mu.Unlock()
+			ids = ids[n:]
+		}
+	}
+	return out
+}
+
+// RecentDecisions reports the decisions remembered from since on, newest
+// first per shard.
+func (p *sampler) RecentDecisions(since time.Time, fn func(id pcommon.TraceID, sampled bool)) {
+	from := int64(since.Sub(p.base))
+	for _, s := range p.shards {
+		s.mu.Lock()
+		if s.recent != nil {
+			s.recent.each(from, fn)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// ImportTrace buffers spans handed over by a peer (or taken back after a
+// failed handoff) as first seen at firstSeen; see importTrace.
+func (p *sampler) ImportTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) error {
+	return p.importTrace(ctx, td, firstSeen)
+}
+
+// ImportDecision applies a peer's decision; see importDecision.
+func (p *sampler) ImportDecision(id pcommon.TraceID, sampled bool) {
+	p.importDecision(id, sampled)
+}
