@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,7 @@ type lb[T any] struct {
 	newRes  func(resolver.Config, resolver.Settings, resolver.Listener) (resolver.Resolver, error)
 	grace   time.Duration
 	calls   sync.Pool
-	limiter logLimiter
+	limiter *ratelog.Logger
 
 	table atomic.Pointer[table[T]]
 
@@ -119,7 +120,7 @@ func newLB[T any](set component.TelemetrySettings, cfg *Config, ops signalOps[T]
 		grace = 5 * time.Second
 	}
 	l := &lb[T]{set: set, cfg: cfg, ops: ops, tel: tel, newRes: newRes, grace: grace}
-	l.limiter.interval = 10 * time.Second
+	l.limiter = ratelog.New(set.Logger, 10*time.Second)
 	l.calls.New = func() any { return &call[T]{out: outputs[T]{newData: ops.newData}} }
 	return l, nil
 }
@@ -323,7 +324,7 @@ func (l *lb[T]) route(ctx context.Context, data T, attempt int) (failed T, hasFa
 		}
 		l.ops.moveAll(failed, part)
 		errs = append(errs, fmt.Errorf("endpoint %s: %w", b.endpoint, e))
-		l.limiter.warn(l.set.Logger, "load_balancing: export to endpoint failed", zap.String("endpoint", b.endpoint), zap.Error(e))
+		l.limiter.Warn("load_balancing: export to endpoint failed", zap.String("endpoint", b.endpoint), zap.Error(e))
 	}
 	if hasReroute {
 		if reasonRemoved > 0 {
@@ -415,18 +416,3 @@ type nopComponent struct{}
 
 func (nopComponent) Start(context.Context, component.Host) error { return nil }
 func (nopComponent) Shutdown(context.Context) error              { return nil }
-
-// logLimiter lets one warning through per interval.
-type logLimiter struct {
-	interval time.Duration
-	last     atomic.Int64
-}
-
-func (ll *logLimiter) warn(log *zap.Logger, msg string, fields ...zap.Field) {
-	now := time.Now().UnixNano()
-	last := ll.last.Load()
-	if now-last < int64(ll.interval) || !ll.last.CompareAndSwap(last, now) {
-		return
-	}
-	log.Warn(msg, fields...)
-}

@@ -88,7 +88,7 @@ func (c *spanConnector) ConsumeTraces(_ context.Context, td ptrace.Traces) error
 		if !ok {
 			if n := countSpans(rs); n > 0 {
 				c.tel.spansDropped.Add(context.Background(), int64(n), c.tel.dropNoService)
-				c.warn.warn(now, "spans without resource attribute service.name are not aggregated", zap.Int("spans", n))
+				c.warn.WarnAt(now, "spans without resource attribute service.name are not aggregated", zap.Int("spans", n))
 			}
 			continue
 		}

@@ -3,6 +3,7 @@ package spanmetrics
 import (
 	"context"
 	"errors"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"path"
 	"slices"
 	"sync"
@@ -33,7 +34,7 @@ type spanConnector struct {
 	logger *zap.Logger
 	next   consumer.Metrics
 	tel    *telemetry
-	warn   rateLimitedLogger
+	warn   *ratelog.Logger
 
 	now     func() time.Time
 	newTick func(time.Duration) (<-chan time.Time, func())
@@ -119,7 +120,7 @@ func newConnector(set component.TelemetrySettings, cfg *Config, next consumer.Me
 	for _, o := range opts {
 		o.apply(c)
 	}
-	c.warn = rateLimitedLogger{logger: set.Logger, interval: cfg.MetricsFlushInterval}
+	c.warn = ratelog.New(set.Logger, cfg.MetricsFlushInterval)
 	if cfg.DimensionsCacheSize != 0 {
 		set.Logger.Warn("dimensions_cache_size is deprecated and ignored; use aggregation_cardinality_limit")
 	}
@@ -247,7 +248,7 @@ func (c *spanConnector) Start(context.Context, component.Host) error {
 				return
 			case <-tick:
 				if err := c.flush(ctx); err != nil && ctx.Err() == nil {
-					c.warn.warn(c.now(), "span metrics flush failed", zap.Error(err))
+					c.warn.WarnAt(c.now(), "span metrics flush failed", zap.Error(err))
 				}
 			}
 		}

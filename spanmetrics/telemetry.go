@@ -2,13 +2,10 @@ package spanmetrics
 
 import (
 	"context"
-	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.uber.org/zap"
 )
 
 // Self-telemetry. Upstream's connector emits none, so every name here is
@@ -74,22 +71,4 @@ func newTelemetry(set component.TelemetrySettings, active func() int64) (*teleme
 
 func reason(r string) metric.AddOption {
 	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
-}
-
-// rateLimitedLogger logs a message at most once per interval so that a
-// stream of bad input cannot flood the log.
-type rateLimitedLogger struct {
-	logger   *zap.Logger
-	interval time.Duration
-	last     atomic.Int64
-}
-
-func (l *rateLimitedLogger) warn(now time.Time, msg string, fields ...zap.Field) {
-	last := l.last.Load()
-	if now.UnixNano()-last < int64(l.interval) && last != 0 {
-		return
-	}
-	if l.last.CompareAndSwap(last, now.UnixNano()) {
-		l.logger.Warn(msg, fields...)
-	}
 }

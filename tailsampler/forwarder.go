@@ -142,13 +142,13 @@ func (f *forwarder) send(ctx context.Context, b queuedBatch) {
 	defer f.done(b.spans)
 	if ctx.Err() != nil {
 		f.p.tel.forwardFailed.Add(f.p.runCtx, int64(b.spans))
-		f.p.logLimited("dropping sampled spans: shutdown deadline passed before they were forwarded",
+		f.p.warn.Warn("dropping sampled spans: shutdown deadline passed before they were forwarded",
 			zap.Int("spans", b.spans))
 		return
 	}
 	if err := f.next.ConsumeTraces(ctx, b.td); err != nil {
 		f.p.tel.forwardFailed.Add(f.p.runCtx, int64(b.spans))
-		f.p.logLimited("next consumer refused sampled spans", zap.Int("spans", b.spans), zap.Error(err))
+		f.p.warn.Warn("next consumer refused sampled spans", zap.Int("spans", b.spans), zap.Error(err))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"math"
 	"runtime"
 	"sync"
@@ -17,7 +18,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
-	"go.uber.org/zap"
 )
 
 // ErrStopped is returned by ConsumeTraces after Shutdown: the processor
@@ -72,7 +72,7 @@ type sampler struct {
 	started   bool
 	stopped   atomic.Bool
 	scratch   sync.Pool
-	lastLog   atomic.Int64
+	warn      *ratelog.Logger
 	dropCount atomic.Int64 // traces dropped at shutdown, for tests
 	decided   atomic.Int64 // traces decided, counted once their spans are queued
 }
@@ -89,6 +89,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	p := &sampler{
 		cfg:        cfg,
 		set:        set.TelemetrySettings,
+		warn:       ratelog.New(set.Logger, logInterval),
 		clock:      clk,
 		base:       clk.Now(),
 		dw:         int64(cfg.DecisionWait),
@@ -421,15 +422,6 @@ func (p *sampler) bufferedTotals() (traces, bytes int64) {
 		s.mu.Unlock()
 	}
 	return traces, bytes
-}
-
-func (p *sampler) logLimited(msg string, fields ...zap.Field) {
-	now := time.Now().UnixNano()
-	last := p.lastLog.Load()
-	if now-last < int64(logInterval) || !p.lastLog.CompareAndSwap(last, now) {
-		return
-	}
-	p.set.Logger.Warn(msg, fields...)
 }
 
 // Shutdown decides every pending trace (or, with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"io"
 	"os"
 	"strings"
@@ -31,7 +32,7 @@ type Resolver struct {
 	namespace string
 	opts      options
 	pub       *loop.Publisher
-	emptyLog  *loop.LogLimiter
+	emptyLog  *ratelog.Limiter
 	lc        loop.Lifecycle
 
 	dirty chan struct{} // an event arrived since the last publication
@@ -71,7 +72,7 @@ func New(cfg resolver.K8sConfig, set resolver.Settings, l resolver.Listener, opt
 	}
 	return &Resolver{
 		cfg: cfg, service: name, namespace: ns, opts: o, pub: pub,
-		emptyLog: loop.NewLogLimiter(o.logEvery),
+		emptyLog: ratelog.NewLimiter(o.logEvery),
 		dirty:    make(chan struct{}, 1),
 		settled:  make(chan struct{}),
 	}, nil

@@ -72,20 +72,6 @@ func TestFailureLogIsRateLimited(t *testing.T) {
 	assert.Equal(t, 1, logs.Len())
 }
 
-func TestLogLimiter(t *testing.T) {
-	l := NewLogLimiter(time.Second)
-	now := time.Unix(1000, 0)
-	ok, _ := l.Allow(now)
-	assert.True(t, ok)
-	ok, _ = l.Allow(now.Add(500 * time.Millisecond))
-	assert.False(t, ok)
-	ok, _ = l.Allow(now.Add(600 * time.Millisecond))
-	assert.False(t, ok)
-	ok, suppressed := l.Allow(now.Add(time.Second))
-	assert.True(t, ok)
-	assert.Equal(t, int64(2), suppressed)
-}
-
 func TestPollBacksOffAndRecovers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var n atomic.Int32

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"slices"
 	"sync"
 	"time"
@@ -19,7 +20,7 @@ type Publisher struct {
 	log      *zap.Logger
 	tel      *Telemetry
 	listener resolver.Listener
-	limiter  *LogLimiter
+	limiter  *ratelog.Limiter
 
 	// notifyMu serialises compare-store-notify so that listener calls never
 	// overlap and arrive in the order the sets were resolved. It is distinct
@@ -45,7 +46,7 @@ func NewPublisher(kind string, set resolver.Settings, l resolver.Listener, logEv
 		log:      log.With(zap.String("resolver", kind)),
 		tel:      tel,
 		listener: l,
-		limiter:  NewLogLimiter(logEvery),
+		limiter:  ratelog.NewLimiter(logEvery),
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"net"
 	"slices"
 	"sync"
@@ -56,7 +57,7 @@ type Engine struct {
 	buf  Buffer
 	m    *metrics
 
-	logSend, logBad, logImport *rateLog
+	logSend, logBad, logImport *ratelog.Logger
 
 	cur atomic.Pointer[view]
 
@@ -118,9 +119,9 @@ func New(cfg Config, set component.TelemetrySettings, buf Buffer, opts ...Option
 		set:       set,
 		buf:       buf,
 		m:         m,
-		logSend:   newRateLog(set.Logger, o.logInterval),
-		logBad:    newRateLog(set.Logger, o.logInterval),
-		logImport: newRateLog(set.Logger, o.logInterval),
+		logSend:   ratelog.New(set.Logger, o.logInterval),
+		logBad:    ratelog.New(set.Logger, o.logInterval),
+		logImport: ratelog.New(set.Logger, o.logInterval),
 		peers:     map[string]*peerConn{},
 		fwd:       make(chan ptrace.Traces, fwdQueue),
 		sem:       make(chan struct{}, maxInFlight),

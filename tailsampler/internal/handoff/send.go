@@ -134,7 +134,7 @@ func (e *Engine) sendTo(ctx context.Context, ep string, part ptrace.Traces, k ki
 	out := outcome{retry: ptrace.NewTraces(), rejected: ptrace.NewTraces()}
 	p, err := e.peer(ep)
 	if err != nil {
-		e.logSend.warn("handoff: cannot connect to peer", zap.String("peer", ep), zap.Error(err))
+		e.logSend.Warn("handoff: cannot connect to peer", zap.String("peer", ep), zap.Error(err))
 		part.ResourceSpans().MoveAndAppendTo(out.retry.ResourceSpans())
 		return out
 	}
@@ -152,15 +152,15 @@ func (e *Engine) sendTo(ctx context.Context, ep string, part ptrace.Traces, k ki
 			if ps := resp.PartialSuccess(); ps.RejectedSpans() > 0 {
 				// The peer counted and logged them as dropped; they cannot
 				// be identified to retry.
-				e.logSend.warn("handoff: peer dropped part of the data",
+				e.logSend.Warn("handoff: peer dropped part of the data",
 					zap.String("peer", ep), zap.Int64("spans", ps.RejectedSpans()), zap.String("message", ps.ErrorMessage()))
 			}
 			e.countSent(t, k)
 		case permanent(err):
-			e.logSend.warn("handoff: peer refused data, deciding it here", zap.String("peer", ep), zap.Error(err))
+			e.logSend.Warn("handoff: peer refused data, deciding it here", zap.String("peer", ep), zap.Error(err))
 			chunk.ResourceSpans().MoveAndAppendTo(out.rejected.ResourceSpans())
 		default:
-			e.logSend.warn("handoff: peer unreachable, will retry within the window", zap.String("peer", ep), zap.Error(err))
+			e.logSend.Warn("handoff: peer unreachable, will retry within the window", zap.String("peer", ep), zap.Error(err))
 			chunk.ResourceSpans().MoveAndAppendTo(out.retry.ResourceSpans())
 		}
 	}
@@ -207,7 +207,7 @@ func (e *Engine) importLocal(ctx context.Context, td ptrace.Traces, reason strin
 		traces += t.traces
 		if err := e.buf.ImportTrace(context.WithoutCancel(ctx), g.td, g.firstSeen); err != nil {
 			add(e.m.spansDropped, t.spans)
-			e.logImport.warn("handoff: buffer refused spans, they are lost", zap.Int("spans", t.spans), zap.Error(err))
+			e.logImport.Warn("handoff: buffer refused spans, they are lost", zap.Int("spans", t.spans), zap.Error(err))
 		}
 	}
 	if reason == "" {

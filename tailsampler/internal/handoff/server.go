@@ -33,7 +33,7 @@ func (h *handler) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptr
 	d := decode(req.Traces(), time.Now())
 	if d.malformed > 0 {
 		add(e.m.malformed, d.malformed)
-		e.logBad.warn("handoff: received data with missing or invalid markers, buffering it anyway",
+		e.logBad.Warn("handoff: received data with missing or invalid markers, buffering it anyway",
 			zap.Int("resource_spans", d.malformed))
 	}
 	for _, dc := range d.decisions {
@@ -58,7 +58,7 @@ func (h *handler) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptr
 			}
 			rejected += t.spans
 			add(e.m.spansDropped, t.spans)
-			e.logImport.warn("handoff: buffer refused spans from a peer, they are lost", zap.Int("spans", t.spans), zap.Error(err))
+			e.logImport.Warn("handoff: buffer refused spans from a peer, they are lost", zap.Int("spans", t.spans), zap.Error(err))
 			continue
 		}
 		done = true
