@@ -11,7 +11,10 @@
 // the endpoint's own name, and the endpoint that ranks the slot lowest owns
 // it. New computes the table with an exponential race (each endpoint offers
 // only its best-ranked slots and the rare slot nobody reached is settled by
-// asking every endpoint), in O(slots·log n) rather than O(slots·n).
+// asking every endpoint), in about slots·(ln n + 1.2) steps rather than
+// slots·n: 1.4 ms of CPU at n=100 and 2.2 ms at n=1000 (2.3 and 3.2 ms
+// before the race was tightened), spread over up to min(GOMAXPROCS, 4)
+// goroutines, which halves the wall time when a second core is free.
 //
 // # Guarantees
 //
@@ -31,6 +34,8 @@
 //
 // # Concurrency and failure behaviour
 //
+// New may run part of its work on helper goroutines; they have all ended
+// when it returns, and the table does not depend on how the work was split.
 // A Ring is immutable: all its methods are safe for concurrent use, and a
 // changed endpoint set means building a new Ring and swapping the pointer
 // (for instance with atomic.Pointer). Lookups never allocate, never fail
