@@ -58,7 +58,8 @@ func TestDistributionHasTheComponentsTheConfigsNeed(t *testing.T) {
 func TestEveryConfigLoadsAndValidates(t *testing.T) {
 	files, err := filepath.Glob("../configs/*.yaml")
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 7)
+	require.GreaterOrEqual(t, len(files), 9)
+	t.Setenv("POD_IP", "10.0.0.7") // gateway-config-handoff.yaml names itself by it
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			cfg, err := load(t, f)
@@ -162,6 +163,67 @@ func TestLoopbackVariantsChangeOnlyAddresses(t *testing.T) {
 	dnsSeed, dnsLoop := *seedLB.Resolver.DNS, *loopLB.Resolver.DNS
 	dnsLoop.Hostname, dnsLoop.Nameserver = dnsSeed.Hostname, dnsSeed.Nameserver
 	assert.Equal(t, dnsSeed, dnsLoop, "only hostname and nameserver differ")
+}
+
+// TestHandoffVariants checks the gateway configs with a handoff block: they
+// are their handoff-less files plus that block only, the gateway names itself
+// as the agents' ring does, and its resolver is the agents' block, identical.
+func TestHandoffVariants(t *testing.T) {
+	t.Setenv("POD_IP", "10.0.0.7")
+	t.Setenv("GATEWAY_HOST", "127.0.0.9")
+	t.Setenv("BACKEND_ENDPOINT", "127.0.0.1:14317")
+	t.Setenv("GATEWAY_HOSTNAME", "gateways.test")
+	t.Setenv("DNS_NAMESERVER", "127.0.0.1:1053")
+	tsID := component.MustNewID("tail_sampling")
+	lbID := component.MustNewID("loadbalancing")
+	tests := []struct {
+		name, file, base, agent string
+		endpoint, listen        string
+	}{
+		{"kubernetes", "gateway-config-handoff.yaml", "gateway-config.yaml", "agent-config.yaml", "10.0.0.7:4317", "0.0.0.0:4319"},
+		{"loopback", "gateway-config.loopback-handoff.yaml", "gateway-config.loopback.yaml", "agent-config.loopback-dns.yaml", "127.0.0.9:4317", "127.0.0.9:4319"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := load(t, "../configs/"+tt.file)
+			require.NoError(t, err)
+			ts := cfg.Processors[tsID].(*tailsampler.Config)
+			require.True(t, ts.Handoff.HasValue(), "handoff block is set")
+			h := ts.Handoff.Get()
+			assert.Equal(t, tt.endpoint, h.Endpoint)
+			assert.Equal(t, tt.listen, h.Listen.NetAddr.Endpoint)
+
+			agent, err := load(t, "../configs/"+tt.agent)
+			require.NoError(t, err)
+			lb := agent.Exporters[lbID].(*lbexporter.Config)
+			assert.Equal(t, asMap(t, lb.Resolver), asMap(t, h.Resolver), "the gateways' resolver is the agents', identical")
+			assert.EqualValues(t, 4317, lb.Resolver.DNS.Port)
+			assert.Equal(t, h.Endpoint[strings.LastIndexByte(h.Endpoint, ':'):], ":4317", "ring endpoints carry the agents' port")
+
+			// Without its handoff block the file is its base, key for key.
+			base, err := load(t, "../configs/"+tt.base)
+			require.NoError(t, err)
+			setZero(&ts.Handoff) // the zero Optional is None
+			assert.Equal(t, asMaps(t, base.Processors), asMaps(t, cfg.Processors))
+			assert.Equal(t, asMaps(t, base.Exporters), asMaps(t, cfg.Exporters))
+			assert.Equal(t, asMaps(t, base.Connectors), asMaps(t, cfg.Connectors))
+			assert.Equal(t, base.Service.Pipelines, cfg.Service.Pipelines)
+		})
+	}
+}
+
+// setZero clears *p; generic because the handoff config type is internal to
+// the tailsampler module and cannot be named here.
+func setZero[T any](p *T) {
+	var zero T
+	*p = zero
+}
+
+func asMap(t *testing.T, c any) map[string]any {
+	t.Helper()
+	conf := confmap.New()
+	require.NoError(t, conf.Marshal(c))
+	return conf.ToStringMap()
 }
 
 // asMaps renders component configs as the key/value maps they were decoded

@@ -9,7 +9,10 @@ import (
 // The demo's gateway: the article's gateway-config.yaml with timings scaled
 // down so that a phase takes seconds: decision_wait from -decision-wait, a
 // 200 ms batch, span metrics in delta temporality flushed every second and
-// exported to the backend next to the sampled traces.
+// exported to the backend next to the sampled traces. With Handoff, the
+// tail sampler's handoff block (configs/gateway-config-handoff.yaml): the
+// gateway names itself as the agents' ring does and watches the same DNS
+// name with the agents' resolver settings.
 var gatewayTmpl = template.Must(template.New("gateway").Parse(`
 receivers:
   otlp:
@@ -32,6 +35,19 @@ processors:
       - name: probabilistic-policy
         type: probabilistic
         probabilistic: {sampling_percentage: 10}
+{{- if .Handoff}}
+    handoff:
+      endpoint: "{{.Listen}}"
+      resolver:
+        dns:
+          hostname: "{{.Hostname}}"
+          port: {{.Port}}
+          interval: 1s
+          timeout: 500ms
+          nameserver: "{{.Nameserver}}"
+      listen:
+        endpoint: "{{.HandoffListen}}"
+{{- end}}
   batch:
     timeout: 200ms
     send_batch_size: 1000
@@ -111,6 +127,10 @@ service:
 type gatewayParams struct {
 	Listen, Backend, LogLevel string
 	DecisionWait              time.Duration
+	Handoff                   bool
+	// With Handoff: the agents' resolver settings and the handoff listener.
+	Hostname, Nameserver, HandoffListen string
+	Port                                int
 }
 
 type agentParams struct {

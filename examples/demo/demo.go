@@ -42,12 +42,21 @@ type phase struct {
 	title      string
 	roundRobin bool
 	scale      bool
+	handoff    bool // gateways run the tail sampler's handoff block
 }
 
 var allPhases = []phase{
-	{1, "agents without trace-ID routing (round robin over the gateways)", true, false},
-	{2, "agents with tailgate's load_balancing exporter (routing by trace ID)", false, false},
-	{3, "load_balancing, and a gateway added then one removed mid-run", false, true},
+	{1, "agents without trace-ID routing (round robin over the gateways)", true, false, false},
+	{2, "agents with tailgate's load_balancing exporter (routing by trace ID)", false, false, false},
+	{3, "load_balancing, and a gateway added then one removed mid-run", false, true, false},
+}
+
+// handoffTwin is phase 3 again with the gateways' handoff block on: the same
+// scale event, side by side in the summary.
+func handoffTwin(p phase) phase {
+	p.handoff = true
+	p.title = "the same scale event, gateways with the tail sampler's handoff block"
+	return p
 }
 
 // result is what a phase reports in the summary.
@@ -61,14 +70,15 @@ type result struct {
 
 // demo is the machinery shared by the phases.
 type demo struct {
-	s         settings
-	outMu     sync.Mutex // progress and scale events print concurrently
-	out       io.Writer
-	dir       string
-	sink      *wire.Sink
-	dns       *dnsserver.Server
-	gwPort    int
-	agentPort int
+	s           settings
+	outMu       sync.Mutex // progress and scale events print concurrently
+	out         io.Writer
+	dir         string
+	sink        *wire.Sink
+	dns         *dnsserver.Server
+	gwPort      int
+	handoffPort int
+	agentPort   int
 }
 
 func gatewayHost(i int) string { return "127.0.0." + strconv.Itoa(10+i) }
@@ -125,11 +135,38 @@ func newDemo(s settings, out io.Writer) (*demo, error) {
 		d.close()
 		return nil, err
 	}
+	if d.handoffPort, err = commonPort(gws); err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.handoffPort == d.gwPort {
+		if d.handoffPort, err = commonPort(gws); err != nil || d.handoffPort == d.gwPort {
+			d.close()
+			return nil, errors.Join(err, errors.New("no second port is free on every gateway address"))
+		}
+	}
 	if d.agentPort, err = commonPort(ags); err != nil {
 		d.close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// label names the phase in the output: 3 and 3h (its handoff twin).
+func (p phase) label() string {
+	if p.handoff {
+		return strconv.Itoa(p.num) + "h"
+	}
+	return strconv.Itoa(p.num)
+}
+
+// seed gives every phase its own trace IDs (the sink is shared).
+func (p phase) seed() uint64 {
+	s := uint64(p.num) * 1_000_003
+	if p.handoff {
+		s += 500_001
+	}
+	return s
 }
 
 func (d *demo) close() {
@@ -150,15 +187,20 @@ func (d *demo) printf(format string, args ...any) {
 
 func (d *demo) startGateway(ctx context.Context, p phase, i int) (*collector, error) {
 	yaml, err := render(gatewayTmpl, gatewayParams{
-		Listen:       net.JoinHostPort(gatewayHost(i), strconv.Itoa(d.gwPort)),
-		Backend:      d.sink.Addr(),
-		LogLevel:     d.s.logLevel,
-		DecisionWait: d.s.decisionWait,
+		Listen:        net.JoinHostPort(gatewayHost(i), strconv.Itoa(d.gwPort)),
+		Backend:       d.sink.Addr(),
+		LogLevel:      d.s.logLevel,
+		DecisionWait:  d.s.decisionWait,
+		Handoff:       p.handoff,
+		Hostname:      hostname,
+		Nameserver:    d.dns.Addr(),
+		Port:          d.gwPort,
+		HandoffListen: net.JoinHostPort(gatewayHost(i), strconv.Itoa(d.handoffPort)),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return startCollector(ctx, d.dir, fmt.Sprintf("phase%d-gateway-%d", p.num, i), yaml)
+	return startCollector(ctx, d.dir, fmt.Sprintf("%s-gateway-%d", p.label(), i), yaml)
 }
 
 func (d *demo) startAgent(ctx context.Context, p phase, i int) (*collector, error) {
@@ -173,7 +215,7 @@ func (d *demo) startAgent(ctx context.Context, p phase, i int) (*collector, erro
 	if err != nil {
 		return nil, err
 	}
-	return startCollector(ctx, d.dir, fmt.Sprintf("phase%d-agent-%d", p.num, i), yaml)
+	return startCollector(ctx, d.dir, fmt.Sprintf("%s-agent-%d", p.label(), i), yaml)
 }
 
 // publish makes the DNS name list exactly these gateways.
@@ -188,7 +230,7 @@ func (d *demo) publish(gateways map[int]*collector) {
 func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
 	began := time.Now()
 	res.phase = p
-	d.printf("\n▶ Phase %d: %s\n", p.num, p.title)
+	d.printf("\n▶ Phase %s: %s\n", p.label(), p.title)
 
 	var mu sync.Mutex // guards gateways and res.events (phase 3 changes them)
 	gateways := map[int]*collector{}
@@ -233,7 +275,7 @@ func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
 	callsBefore := d.sink.DeltaCalls()
 	plan := workload.Plan{
 		Rate: d.s.rate, Duration: d.s.duration, SpansPerTrace: 10,
-		SpanGap: d.s.spread / 9, ErrorEvery: d.s.errorEvery, SlowEvery: 0, Seed: uint64(p.num) * 1_000_003,
+		SpanGap: d.s.spread / 9, ErrorEvery: d.s.errorEvery, SlowEvery: 0, Seed: p.seed(),
 	}
 	var agentAddrs []string
 	for i := 1; i <= agents; i++ {
@@ -266,7 +308,7 @@ func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
 	stopPlay()
 	bg.Wait()
 	if err != nil {
-		return res, fmt.Errorf("phase %d: sending: %w", p.num, err)
+		return res, fmt.Errorf("phase %s: sending: %w", p.label(), err)
 	}
 
 	// The last traces started up to `spread` before the last span left; they
@@ -349,6 +391,10 @@ func (d *demo) scaleEvents(ctx context.Context, p phase, mu *sync.Mutex, gateway
 	sleep(1500 * time.Millisecond)
 	if err := leaving.stop(); err != nil {
 		event("gateway-1 stop: " + err.Error())
+		return
+	}
+	if p.handoff {
+		event("gateway-1 shut down: it had handed its traces to their new owners when it left DNS, and drained the rest")
 		return
 	}
 	event("gateway-1 shut down: it decided the traces it held on what it had seen")

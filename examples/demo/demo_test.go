@@ -45,7 +45,9 @@ func TestParseFlags(t *testing.T) {
 
 // TestDemoTellsTheStory runs the three phases on a small scale and checks
 // that they show what the demo claims: round robin splits error traces,
-// routing by trace ID keeps every one whole, span metrics count every span.
+// routing by trace ID keeps every one whole, span metrics count every span,
+// the scale event runs twice (handoff off, then on) and with handoff every
+// error trace stays whole.
 func TestDemoTellsTheStory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs collectors for ~30 s")
@@ -58,9 +60,9 @@ func TestDemoTellsTheStory(t *testing.T) {
 	results, err := runDemo(ctx, s, &out)
 	t.Log(out.String())
 	require.NoError(t, err)
-	require.Len(t, results, 3)
+	require.Len(t, results, 4, "phases 1, 2, 3 and 3 with handoff")
 
-	rr, lb, scale := results[0].score, results[1].score, results[2].score
+	rr, lb, scale, handoff := results[0].score, results[1].score, results[2].score, results[3].score
 	require.Positive(t, rr.Errors.Sent)
 	assert.Less(t, rr.Errors.Complete, rr.Errors.Sent, "round robin must split error traces")
 	assert.Positive(t, rr.Split())
@@ -71,10 +73,17 @@ func TestDemoTellsTheStory(t *testing.T) {
 	for i, r := range results[:2] {
 		assert.InDelta(t, float64(r.score.Spans), r.calls, 0.5, "phase %d: span metrics count every span", i+1)
 	}
-	assert.Len(t, results[2].events, 3, "phase 3 adds a gateway, then removes one from DNS and stops it")
+	for _, r := range results[2:] {
+		assert.Len(t, r.events, 3, "phase %s adds a gateway, then removes one from DNS and stops it", r.phase.label())
+		assert.InDelta(t, float64(r.score.Spans), r.calls, 0.5, "phase %s: span metrics count every span once", r.phase.label())
+	}
+	assert.False(t, results[2].phase.handoff)
+	assert.True(t, results[3].phase.handoff)
 	assert.Positive(t, scale.Errors.Sent)
+	require.Positive(t, handoff.Errors.Sent)
+	assert.Equal(t, handoff.Errors.Sent, handoff.Errors.Complete, "with handoff the scale event keeps every error trace whole")
 
-	for _, want := range []string{"Phase 1", "Phase 2", "Phase 3", "Summary", "span-metrics calls"} {
+	for _, want := range []string{"Phase 1", "Phase 2", "Phase 3", "Phase 3h", "Summary", "span-metrics calls"} {
 		assert.True(t, strings.Contains(out.String(), want), "output mentions %q", want)
 	}
 }

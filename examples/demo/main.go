@@ -100,11 +100,17 @@ func runDemo(ctx context.Context, s settings, out io.Writer) ([]result, error) {
 		s.rate, s.duration, s.spread, agents, s.errorEvery, s.gateways, s.decisionWait)
 	var results []result
 	for _, n := range s.phases {
-		r, err := d.run(ctx, allPhases[n-1])
-		if err != nil {
-			return results, err
+		todo := []phase{allPhases[n-1]}
+		if todo[0].scale {
+			todo = append(todo, handoffTwin(todo[0]))
 		}
-		results = append(results, r)
+		for _, p := range todo {
+			r, err := d.run(ctx, p)
+			if err != nil {
+				return results, err
+			}
+			results = append(results, r)
+		}
 	}
 	summary(out, results)
 	return results, nil

@@ -17,25 +17,38 @@ func pct(n, of int) string {
 func summary(w io.Writer, results []result) {
 	fmt.Fprintln(w, "\nSummary")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\ttraces\terror traces\twhole\tsplit\tlost\tother traces kept\ttraces split (all)\tspan-metrics calls / spans sent\t")
+	fmt.Fprintln(tw, "phase\thandoff\ttraces\terror traces\twhole\tsplit\tlost\tother traces kept\ttraces split (all)\tspan-metrics calls / spans sent\t")
 	for _, r := range results {
 		s := r.score
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d (%s)\t%d\t%d\t%s\t%d\t%.0f / %d\t\n",
-			r.phase.num, s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
+		ho := "-"
+		if r.phase.scale {
+			ho = "off"
+			if r.phase.handoff {
+				ho = "on"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d (%s)\t%d\t%d\t%s\t%d\t%.0f / %d\t\n",
+			r.phase.label(), ho, s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
 			s.Errors.Partial, s.Errors.Missing, pct(s.Others.Complete+s.Others.Partial, s.Others.Sent), s.Split(), r.calls, s.Spans)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	for _, r := range results {
-		fmt.Fprintf(w, "%d: %s\n", r.phase.num, r.phase.title)
+		fmt.Fprintf(w, "%s: %s\n", r.phase.label(), r.phase.title)
+		switch {
+		case r.phase.handoff:
+			fmt.Fprintln(w, "   Every gateway watches the same DNS name as the agents: the traces in flight that move to another")
+			fmt.Fprintln(w, "   gateway are handed over whole with their first-seen time, and the leaving gateway drains on shutdown.")
+			continue
+		}
 		switch r.phase.num {
 		case 1:
 			fmt.Fprintln(w, "   Each gateway sees a fragment of every trace: the fragment holding the error is kept, the rest dropped.")
 		case 2:
 			fmt.Fprintln(w, "   Every span of a trace reaches the same gateway, whichever agent it passed through: error traces arrive whole.")
 		case 3:
-			fmt.Fprintln(w, "   Traces in flight when the ring changes are split between the old and the new owner; this is what a scale")
-			fmt.Fprintln(w, "   event costs today (a later handoff feature is meant to make it lossless).")
+			fmt.Fprintln(w, "   Traces in flight when the ring changes are split between the old and the new owner: what a scale event")
+			fmt.Fprintln(w, "   costs without handoff (the upstream collector's behaviour).")
 		}
 	}
 	fmt.Fprintln(w, "\nSpan metrics are computed before sampling, so they count every span in every phase (the article's traces/metrics pipeline).")

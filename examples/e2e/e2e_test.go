@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,13 @@ import (
 	"github.com/tailgate-otel/tailgate/examples/internal/workload"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if buildDir != "" {
+			_ = os.RemoveAll(buildDir)
+		}
+	}))
+}
 
 var (
 	buildOnce sync.Once
@@ -68,16 +76,35 @@ type process struct {
 
 func startCollector(t *testing.T, name, config string, env map[string]string) *process {
 	t.Helper()
+	p, err := launch(t, name, config, env, nil)
+	require.NoError(t, err)
+	return p
+}
+
+// launch starts the distribution on configs/config (plus extra --config
+// URIs, merged in order) and kills it at the end of the test if it is still
+// running. It does not use require, so scenario goroutines may call it.
+func launch(t *testing.T, name, config string, env map[string]string, extra []string) (*process, error) {
+	bin := collectorBinary(t)
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-	cmd := exec.Command(collectorBinary(t), "--config="+filepath.Join("..", "configs", config))
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--config=" + filepath.Join("..", "configs", config)}
+	for _, e := range extra {
+		args = append(args, "--config="+e)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
@@ -95,19 +122,31 @@ func startCollector(t *testing.T, name, config string, env map[string]string) *p
 			t.Logf("---- %s log (tail) ----\n%s", name, tail(logPath, 40))
 		}
 	})
-	return p
+	return p, nil
 }
 
 // terminate sends SIGTERM and waits for a clean exit.
 func (p *process) terminate(t *testing.T, within time.Duration) {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	assert.NoError(t, p.stop(within))
+}
+
+// stop sends SIGTERM and waits for a clean exit (status 0, no panic).
+func (p *process) stop(within time.Duration) error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
 	select {
 	case <-p.done:
-		assert.NoError(t, p.err, "%s must exit cleanly on SIGTERM", p.name)
-		assert.NotContains(t, tail(p.log, 1000), "panic:", p.name)
+		if p.err != nil {
+			return fmt.Errorf("%s must exit cleanly on SIGTERM: %w\n%s", p.name, p.err, tail(p.log, 30))
+		}
+		if strings.Contains(tail(p.log, 1000), "panic:") {
+			return fmt.Errorf("%s panicked\n%s", p.name, tail(p.log, 60))
+		}
+		return nil
 	case <-time.After(within):
-		t.Errorf("%s did not exit within %v of SIGTERM", p.name, within)
+		return fmt.Errorf("%s did not exit within %v of SIGTERM", p.name, within)
 	}
 }
 
@@ -123,21 +162,27 @@ func tail(path string, lines int) string {
 // waitListening polls until addr accepts TCP connections.
 func waitListening(t *testing.T, p *process, addr string, within time.Duration) {
 	t.Helper()
+	require.NoError(t, listening(p, addr, within))
+}
+
+// listening polls until addr accepts TCP connections, p exits or within
+// passes.
+func listening(p *process, addr string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited before listening on %s: %v\n%s", p.name, addr, p.err, tail(p.log, 30))
+			return fmt.Errorf("%s exited before listening on %s: %v\n%s", p.name, addr, p.err, tail(p.log, 30))
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			_ = c.Close()
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s is not listening on %s after %v\n%s", p.name, addr, within, tail(p.log, 30))
+	return fmt.Errorf("%s is not listening on %s after %v\n%s", p.name, addr, within, tail(p.log, 30))
 }
 
 // scrape returns the samples of a Prometheus text endpoint whose metric name
@@ -203,7 +248,6 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("end-to-end run takes about 1.5 minutes")
 	}
 	collectorBinary(t)
-	t.Cleanup(func() { _ = os.RemoveAll(buildDir) })
 
 	sink, err := wire.StartSink("127.0.0.1:0")
 	require.NoError(t, err)
@@ -304,6 +348,17 @@ func runDeployment(t *testing.T, sink *wire.Sink, topo topology, resolverKind st
 	}, 90*time.Second, 500*time.Millisecond, "sampled traces reach the backend")
 	score = workload.Evaluate(sent, sink)
 	t.Logf("%s: %+v, kept share of others %.3f", resolverKind, score, score.KeptShare())
+	if share := score.KeptShare(); share < 0.07 || share > 0.13 {
+		// Seen once and not reproduced since: say which policy kept what,
+		// so a recurrence can be diagnosed from the CI log alone.
+		for _, g := range topo.gateways {
+			m, err := scrape(ctx, "http://"+g+":8888/metrics", "otelcol_processor_tail_sampling")
+			t.Logf("gateway %s tail-sampling metrics (scrape error: %v):", g, err)
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				t.Logf("  %s = %v", k, m[k])
+			}
+		}
+	}
 
 	assert.Equal(t, score.Errors.Sent, score.Errors.Complete, "100%% of error traces complete")
 	assert.Equal(t, score.Slow.Sent, score.Slow.Complete, "100%% of slow traces complete")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -251,7 +252,87 @@ func TestGatewayTier(t *testing.T) {
 	assert.Less(t, int32(pdb.Spec.MinAvailable.IntValue()), *dep.Spec.Replicas, "a PDB as large as the Deployment blocks every drain")
 	assert.True(t, selects(t, pdb.Spec.Selector, podLabels), "pdb must select the gateway pods")
 
-	checkConfigMount(t, o, dep.Spec.Template.Spec, "gateway-config.yaml")
+	checkConfigMount(t, o, dep.Spec.Template.Spec, "gateway-config-handoff.yaml")
+}
+
+// TestGatewayHandoff checks what the tail sampler's handoff needs from the
+// pod: its own ring name from POD_IP, the agents' resolver block, the handoff
+// port, a preStop sleep longer than both tiers' resolver intervals and a
+// grace period that leaves the drain its time after it.
+func TestGatewayHandoff(t *testing.T) {
+	o := loadObjects(t)
+	dep := o.deployments["gateway-collector"]
+	require.NotNil(t, dep)
+	spec := dep.Spec.Template.Spec
+	c := onlyContainer(t, spec)
+
+	gw := parseYAML(t, configMapFile(t, o, spec, "gateway-config-handoff.yaml"))
+	ts := dig(t, gw, "processors", "tail_sampling")
+	h := dig(t, ts, "handoff")
+	assert.Equal(t, "${env:POD_IP}:4317", h["endpoint"], "the gateway names itself as the agents' ring does")
+	ds := o.daemonSets["agent-collector"]
+	require.NotNil(t, ds)
+	agent := parseYAML(t, configMapFile(t, o, ds.Spec.Template.Spec, "agent-config.yaml"))
+	agentResolver := dig(t, agent, "exporters", "loadbalancing", "resolver")
+	assert.Equal(t, agentResolver, dig(t, h, "resolver"), "the gateways' resolver block is the agents', identical")
+
+	listen, ok := dig(t, h, "listen")["endpoint"].(string)
+	require.True(t, ok, "handoff::listen::endpoint")
+	_, port, found := strings.Cut(listen, ":")
+	require.True(t, found)
+	assert.True(t, hasContainerPort(c, "handoff", 0), "the handoff port is named")
+	assert.True(t, slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool {
+		return p.Name == "handoff" && fmt.Sprint(p.ContainerPort) == port
+	}), "containerPort handoff is handoff::listen's port %s", port)
+	assert.True(t, slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "POD_IP" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP"
+	}), "handoff::endpoint needs POD_IP")
+
+	require.NotNil(t, c.Lifecycle, "gateway needs a preStop hook")
+	require.NotNil(t, c.Lifecycle.PreStop)
+	require.NotNil(t, c.Lifecycle.PreStop.Sleep, "preStop sleeps (the image has no shell)")
+	preStop := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	gwInterval := duration(t, dig(t, h, "resolver", "dns")["interval"])
+	agentInterval := duration(t, dig(t, agentResolver, "dns")["interval"])
+	assert.Greater(t, preStop, gwInterval+agentInterval,
+		"preStop (%v) must outlast the gateways' (%v) and the agents' (%v) resolver intervals", preStop, gwInterval, agentInterval)
+
+	require.NotNil(t, spec.TerminationGracePeriodSeconds)
+	grace := time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
+	window := duration(t, ts["decision_wait"]) // handoff::window defaults to it
+	if w, ok := h["window"]; ok {
+		window = duration(t, w)
+	}
+	batch := duration(t, dig(t, gw, "processors", "batch")["timeout"])
+	assert.Greater(t, grace, preStop+window+batch,
+		"grace (%v) must cover preStop (%v), the drain (window %v) and a batch timeout (%v)", grace, preStop, window, batch)
+}
+
+func parseYAML(t *testing.T, doc string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(doc), &m))
+	return m
+}
+
+// dig walks nested maps by key.
+func dig(t *testing.T, m map[string]any, keys ...string) map[string]any {
+	t.Helper()
+	for _, k := range keys {
+		next, ok := m[k].(map[string]any)
+		require.True(t, ok, "no map at key %q (in %v)", k, keys)
+		m = next
+	}
+	return m
+}
+
+func duration(t *testing.T, v any) time.Duration {
+	t.Helper()
+	s, ok := v.(string)
+	require.True(t, ok, "%v is not a duration string", v)
+	d, err := time.ParseDuration(s)
+	require.NoError(t, err)
+	return d
 }
 
 func TestAgentTier(t *testing.T) {
@@ -321,6 +402,7 @@ func TestConfigMapsMatchConfigs(t *testing.T) {
 	o := loadObjects(t)
 	for _, tc := range []struct{ cm, key string }{
 		{"gateway-collector-config", "gateway-config.yaml"},
+		{"gateway-collector-config", "gateway-config-handoff.yaml"},
 		{"agent-collector-config", "agent-config.yaml"},
 		{"agent-collector-config", "agent-config-k8s.yaml"},
 	} {

@@ -35,7 +35,8 @@ type Sink struct {
 	mu        sync.Mutex
 	seen      map[spanKey]struct{}
 	perTrace  map[pcommon.TraceID]int
-	delivered int // spans received, duplicates included
+	exports   map[pcommon.TraceID]int // export requests that carried spans of the trace
+	delivered int                     // spans received, duplicates included
 	calls     float64
 	metricDPs map[string]int // data points received per metric name
 	last      time.Time
@@ -53,6 +54,7 @@ func StartSink(addr string) (*Sink, error) {
 		lis:       lis,
 		seen:      make(map[spanKey]struct{}),
 		perTrace:  make(map[pcommon.TraceID]int),
+		exports:   make(map[pcommon.TraceID]int),
 		metricDPs: make(map[string]int),
 	}
 	ptraceotlp.RegisterGRPCServer(s.srv, &traceServer{s: s})
@@ -74,9 +76,14 @@ func (s *Sink) addTraces(td ptrace.Traces) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last = time.Now()
+	inRequest := map[pcommon.TraceID]struct{}{}
 	for _, rs := range td.ResourceSpans().All() {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, sp := range ss.Spans().All() {
+				if _, counted := inRequest[sp.TraceID()]; !counted {
+					inRequest[sp.TraceID()] = struct{}{}
+					s.exports[sp.TraceID()]++
+				}
 				s.delivered++
 				k := spanKey{sp.TraceID(), sp.SpanID()}
 				if _, dup := s.seen[k]; dup {
@@ -128,6 +135,16 @@ func (s *Sink) SpansOf(id pcommon.TraceID) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.perTrace[id]
+}
+
+// ExportsOf is the number of export requests that carried spans of trace
+// id. A gateway exports a sampled trace's spans together (one decision, one
+// batch), so more than one export means the trace was decided more than
+// once: by two gateways, or by one for early and again for late spans.
+func (s *Sink) ExportsOf(id pcommon.TraceID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exports[id]
 }
 
 // Traces is the number of distinct traces with at least one span received.

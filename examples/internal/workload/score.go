@@ -11,6 +11,7 @@ type Outcome struct {
 	Complete int // arrived with every span
 	Partial  int // arrived with some spans only
 	Missing  int // no span arrived
+	Split    int // arrived partial, or in more than one decision (export)
 }
 
 // Score is a run's result at the backend.
@@ -30,8 +31,18 @@ func (s Score) KeptShare() float64 {
 	return float64(s.Others.Complete+s.Others.Partial) / float64(s.Others.Sent)
 }
 
-// Split is the number of traces that arrived incomplete, of every kind.
-func (s Score) Split() int { return s.Errors.Partial + s.Slow.Partial + s.Others.Partial }
+// Split is the number of traces, of every kind, that arrived incomplete or
+// in more than one decision.
+func (s Score) Split() int { return s.Errors.Split + s.Slow.Split + s.Others.Split }
+
+// Arrived is the number of traces, of every kind, of which a span arrived.
+func (s Score) Arrived() int {
+	n := 0
+	for _, o := range []Outcome{s.Errors, s.Slow, s.Others} {
+		n += o.Complete + o.Partial
+	}
+	return n
+}
 
 // Evaluate scores a sent workload against the sink.
 func Evaluate(sent Sent, sink *wire.Sink) Score {
@@ -46,13 +57,18 @@ func Evaluate(sent Sent, sink *wire.Sink) Score {
 			o = &sc.Slow
 		}
 		o.Sent++
-		switch got := sink.SpansOf(tracegen.TraceID(spec.Seed, i)); {
+		id := tracegen.TraceID(spec.Seed, i)
+		got := sink.SpansOf(id)
+		switch {
 		case got >= spec.SpansPerTrace:
 			o.Complete++
 		case got > 0:
 			o.Partial++
 		default:
 			o.Missing++
+		}
+		if (got > 0 && got < spec.SpansPerTrace) || sink.ExportsOf(id) > 1 {
+			o.Split++
 		}
 	}
 	return sc

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/goleak"
 
 	"github.com/tailgate-otel/tailgate/examples/internal/wire"
@@ -44,6 +46,7 @@ func TestPlaySpreadsEveryTraceOverBothAgents(t *testing.T) {
 		id := tracegen.TraceID(p.Seed, i)
 		assert.Equal(t, 2, a.SpansOf(id), "trace %d at agent a", i)
 		assert.Equal(t, 2, b.SpansOf(id), "trace %d at agent b", i)
+		assert.Equal(t, 2, a.ExportsOf(id), "trace %d: one span per export", i)
 	}
 
 	// Scoring against sink a: every trace is half there.
@@ -53,6 +56,64 @@ func TestPlaySpreadsEveryTraceOverBothAgents(t *testing.T) {
 	assert.Equal(t, 60, sc.Split())
 	assert.Equal(t, 2, sc.Errors.Sent, "every 50th trace: 0 and 50")
 	assert.InDelta(t, 1.0, sc.KeptShare(), 1e-9)
+}
+
+// TestEvaluateCountsDecisions scores traces that arrived whole in one
+// export, whole in two exports (two decisions) and partial: only the first
+// is not split.
+func TestEvaluateCountsDecisions(t *testing.T) {
+	sink, err := wire.StartSink("127.0.0.1:0")
+	require.NoError(t, err)
+	defer sink.Stop()
+	snd := wire.NewSender()
+	defer snd.Close()
+	ctx := context.Background()
+
+	// Traces 0-2 (0 is an error trace); every batch holds all three, whole.
+	spec := tracegen.Spec{Traces: 3, SpansPerTrace: 4, TracesPerBatch: 3, Layout: tracegen.Whole, ErrorEvery: 50, Seed: 9}
+	whole := tracegen.Batches(spec)
+	require.Len(t, whole, 1)
+	// One export holds trace 0 whole; trace 1 comes whole in two exports
+	// (spans 0-1, then 2-3); trace 2 loses its last span.
+	first, second := ptrace.NewTraces(), ptrace.NewTraces()
+	for _, rs := range whole[0].ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				i := map[pcommon.TraceID]int{tracegen.TraceID(9, 0): 0, tracegen.TraceID(9, 1): 1, tracegen.TraceID(9, 2): 2}[sp.TraceID()]
+				dst := first
+				n := countTrace(first, sp.TraceID())
+				switch {
+				case i == 1 && n >= 2:
+					dst = second
+				case i == 2 && n >= 3:
+					continue
+				}
+				sp.CopyTo(dst.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty())
+			}
+		}
+	}
+	require.NoError(t, snd.Send(ctx, sink.Addr(), first))
+	require.NoError(t, snd.Send(ctx, sink.Addr(), second))
+
+	sc := Evaluate(Sent{Spec: spec, Spans: 12}, sink)
+	assert.Equal(t, Outcome{Sent: 1, Complete: 1}, sc.Errors)
+	assert.Equal(t, Outcome{Sent: 2, Complete: 1, Partial: 1, Split: 2}, sc.Others)
+	assert.Equal(t, 2, sc.Split())
+	assert.Equal(t, 3, sc.Arrived())
+}
+
+func countTrace(td ptrace.Traces, id pcommon.TraceID) int {
+	n := 0
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				if sp.TraceID() == id {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 func TestPlayRejectsNoAgents(t *testing.T) {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
+	"github.com/tailgate-otel/tailgate/internal/tracegen"
+	"github.com/tailgate-otel/tailgate/tailsampler"
+)
+
+// BenchmarkGatewayThroughput is the gateway's sampling path (tail_sampling
+// then batch, built by the distribution's factories from
+// configs/gateway-config.loopback-handoff.yaml) in the steady state, with
+// the file's handoff block and without it (the same config, block removed).
+// With handoff the gateway resolves its ring through DNS, as in the e2e
+// scenarios, and owns every trace (the ring is itself): every span passes
+// the ownership check and nothing moves. decision_wait is 1 s so that
+// decisions run during the benchmark; every trace ID is new.
+func BenchmarkGatewayThroughput(b *testing.B) {
+	dns, err := dnsserver.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dns.Stop()
+	dns.Set("gateways.bench", netip.MustParseAddr("127.0.0.1"))
+	b.Setenv("GATEWAY_HOST", "127.0.0.1")
+	b.Setenv("GATEWAY_HOSTNAME", "gateways.bench")
+	b.Setenv("DNS_NAMESERVER", dns.Addr())
+	b.Setenv("BACKEND_ENDPOINT", "127.0.0.1:1")
+
+	for _, on := range []bool{false, true} {
+		name := "handoff=off"
+		if on {
+			name = "handoff=on"
+		}
+		b.Run(name, func(b *testing.B) { benchGateway(b, on) })
+	}
+}
+
+func benchGateway(b *testing.B, handoffOn bool) {
+	cfg, err := otelcolLoad(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := components()
+	if err != nil {
+		b.Fatal(err)
+	}
+	tsID, batchID := component.MustNewID("tail_sampling"), component.MustNewID("batch")
+	ts := cfg.Processors[tsID].(*tailsampler.Config)
+	ts.DecisionWait = time.Second
+	if !handoffOn {
+		setZero(&ts.Handoff)
+	}
+	ctx := context.Background()
+	host := componenttest.NewNopHost()
+	batch, err := f.Processors[batchID.Type()].CreateTraces(ctx, processortest.NewNopSettings(batchID.Type()), cfg.Processors[batchID], consumertest.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sampler, err := f.Processors[tsID.Type()].CreateTraces(ctx, processortest.NewNopSettings(tsID.Type()), ts, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []component.Component{batch, sampler} {
+		if err := c.Start(ctx, host); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if handoffOn {
+		time.Sleep(200 * time.Millisecond) // first DNS answer: the ring is this gateway
+	}
+
+	// Chunks of fresh batches (100 traces × 10 spans, 1 in 50 with an
+	// error), generated with the timer stopped.
+	const chunk = 64
+	spans, seed := 0, uint64(0)
+	var batches []ptrace.Traces
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%chunk == 0 {
+			b.StopTimer()
+			seed++
+			batches = tracegen.Batches(tracegen.Spec{Traces: chunk * 100, SpansPerTrace: 10, TracesPerBatch: 100, ErrorEvery: 50, Seed: seed})
+			b.StartTimer()
+		}
+		td := batches[i%chunk]
+		spans += td.SpanCount()
+		if err := sampler.ConsumeTraces(ctx, td); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(spans)/b.Elapsed().Seconds(), "spans/s")
+	for _, c := range []component.Component{sampler, batch} {
+		if err := c.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// otelcolLoad loads the loopback handoff gateway config as the distribution
+// would.
+func otelcolLoad(b *testing.B) (*otelcol.Config, error) {
+	b.Helper()
+	f, err := components()
+	if err != nil {
+		return nil, err
+	}
+	return otelcoltest.LoadConfigAndValidate("../configs/gateway-config.loopback-handoff.yaml", f)
+}

@@ -1,0 +1,461 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
+	"github.com/tailgate-otel/tailgate/examples/internal/wire"
+	"github.com/tailgate-otel/tailgate/examples/internal/workload"
+)
+
+// Scale-event scenarios (issue 8's acceptance). Every scenario is its own
+// deployment on 127.0.<third>.x: gateways .2-.5 (OTLP 4317, handoff 4319,
+// self-telemetry 8888), agents .10-.11, a DNS server standing in for the
+// headless Service, a sink. Traffic: 8-span traces spread over ~3 s and
+// over both agents, 1 in 50 with an error span.
+const (
+	scaleHostname     = "gateways.e2e.test"
+	scaleDecisionWait = 5 * time.Second
+	scaleRate         = 200 // traces/s
+	scaleSpans        = 8
+	scaleSpanGap      = 3 * time.Second / (scaleSpans - 1)
+	// Longer than the resolvers' 1 s interval: a gateway removed from DNS is
+	// known to be gone by every agent and gateway before it gets SIGTERM.
+	scaleDNSLag = 2500 * time.Millisecond
+)
+
+// The seed configs' timings scaled to the scenarios, merged over the files
+// with the distribution's yaml provider (the files themselves are unchanged).
+var (
+	gatewayOverrides = []string{
+		"yaml:processors::tail_sampling::decision_wait: " + scaleDecisionWait.String(),
+		"yaml:processors::batch::timeout: 200ms",
+	}
+	gatewayHandoffOverrides = append(slices.Clone(gatewayOverrides),
+		"yaml:processors::tail_sampling::handoff::resolver::dns::interval: 1s")
+	agentOverrides = []string{
+		"yaml:processors::batch::timeout: 200ms",
+		"yaml:exporters::loadbalancing::resolver::dns::interval: 1s",
+	}
+)
+
+type scaleEvent int
+
+const (
+	steady    scaleEvent = iota // 3 gateways throughout
+	scaleUp                     // 3 → 4 a third of the way in
+	scaleDown                   // 4 → 3: out of DNS, then SIGTERM
+	rolling                     // each of 3 gateways: out of DNS, SIGTERM, restart on the same address, back in DNS
+)
+
+func (e scaleEvent) String() string {
+	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3"}[e]
+}
+
+type scenario struct {
+	event    scaleEvent
+	handoff  bool
+	third    int // 127.0.<third>.x
+	traffic  time.Duration
+	seed     uint64
+	gateways int // at the start
+}
+
+func (s scenario) name() string {
+	if s.handoff {
+		return s.event.String() + ", handoff on"
+	}
+	return s.event.String() + ", handoff off"
+}
+
+// outcome is what a scenario measured.
+type outcome struct {
+	sc      scenario
+	score   workload.Score
+	handoff map[string]float64 // otelcol_processor_tail_sampling_handoff_* summed over gateways
+	events  []string
+	took    time.Duration
+	err     error
+}
+
+// TestScaleEvents runs the scenarios concurrently (as goroutines: -parallel
+// would cap them at GOMAXPROCS) and then checks each in its own subtest.
+func TestScaleEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scale scenarios take about a minute")
+	}
+	collectorBinary(t)
+	scenarios := []scenario{
+		{event: steady, handoff: true, third: 10, traffic: 10 * time.Second, seed: 10, gateways: 3},
+		{event: scaleUp, handoff: true, third: 11, traffic: 12 * time.Second, seed: 11, gateways: 3},
+		{event: scaleUp, handoff: false, third: 12, traffic: 12 * time.Second, seed: 12, gateways: 3},
+		{event: scaleDown, handoff: true, third: 13, traffic: 12 * time.Second, seed: 13, gateways: 4},
+		{event: scaleDown, handoff: false, third: 14, traffic: 12 * time.Second, seed: 14, gateways: 4},
+		{event: rolling, handoff: true, third: 15, traffic: 24 * time.Second, seed: 15, gateways: 3},
+	}
+	results := make([]outcome, len(scenarios))
+	var wg sync.WaitGroup
+	for i, sc := range scenarios {
+		wg.Go(func() { results[i] = runScenario(t, sc) })
+	}
+	wg.Wait()
+
+	t.Log("\n" + scaleTable(results))
+	for _, r := range results {
+		t.Run(r.sc.name(), func(t *testing.T) {
+			require.NoError(t, r.err)
+			s := r.score
+			require.Positive(t, s.Errors.Sent)
+			for _, e := range r.events {
+				t.Log(e)
+			}
+			if !r.sc.handoff {
+				return // the comparison: reported, not asserted
+			}
+			if r.sc.event == steady {
+				assert.Equal(t, s.Errors.Sent, s.Errors.Complete, "steady state: every error trace complete")
+				assert.Zero(t, s.Split(), "steady state: no trace split")
+				assert.Zero(t, s.Errors.Partial+s.Others.Partial+s.Slow.Partial, "steady state: every trace that arrives is complete")
+				return
+			}
+			// ≥ 99.9 % of error traces complete: below 1000 error traces
+			// that is every one of them.
+			if s.Errors.Sent < 1000 {
+				assert.Equal(t, s.Errors.Sent, s.Errors.Complete, "every error trace complete (%d < 1000 sent)", s.Errors.Sent)
+			} else {
+				assert.GreaterOrEqual(t, float64(s.Errors.Complete)/float64(s.Errors.Sent), 0.999, "≥ 99.9 %% of error traces complete")
+			}
+			assert.LessOrEqual(t, float64(s.Split())/float64(s.Traces), 0.001, "≤ 0.1 %% of traces split")
+		})
+	}
+}
+
+// scaleTable renders the results as the README's table.
+func scaleTable(rs []outcome) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| scenario | handoff | traces | error traces | complete | partial | missing | split (all traces) | split / traces that arrived | handoff: traces sent · received · spans forwarded · decisions sent · failures |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range rs {
+		if r.err != nil {
+			fmt.Fprintf(&b, "| %s | %s | error: %v |\n", r.sc.event, onOff(r.sc.handoff), r.err)
+			continue
+		}
+		s := r.score
+		ho := "-"
+		if r.sc.handoff {
+			ho = fmt.Sprintf("%.0f · %.0f · %.0f · %.0f · %.0f",
+				r.handoff["otelcol_processor_tail_sampling_handoff_traces_sent"], r.handoff["otelcol_processor_tail_sampling_handoff_traces_received"],
+				r.handoff["otelcol_processor_tail_sampling_handoff_spans_forwarded"], r.handoff["otelcol_processor_tail_sampling_handoff_decisions_sent"],
+				r.handoff["otelcol_processor_tail_sampling_handoff_failures"])
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d / %d | %s |\n",
+			r.sc.event, onOff(r.sc.handoff), s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
+			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), s.Split(), s.Arrived(), ho)
+	}
+	return b.String()
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func pct(n, of int) string {
+	if of == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 2, 64) + " %"
+}
+
+// deployment is one scenario's processes and addresses.
+type deployment struct {
+	t     *testing.T
+	sc    scenario
+	sink  *wire.Sink
+	dns   *dnsserver.Server
+	start time.Time
+
+	mu       sync.Mutex
+	gateways map[int]*process // by host index 1..4
+	agents   []*process
+	events   []string
+	metrics  map[string]float64 // handoff counters of gateways already stopped
+}
+
+func (d *deployment) host(last int) string     { return fmt.Sprintf("127.0.%d.%d", d.sc.third, last) }
+func (d *deployment) gatewayHost(i int) string { return d.host(1 + i) } // 1 → .2
+func (d *deployment) agentHost(i int) string   { return d.host(9 + i) } // 1 → .10
+
+func (d *deployment) event(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.events = append(d.events, fmt.Sprintf("%6.1fs  ", time.Since(d.start).Seconds())+fmt.Sprintf(format, args...))
+}
+
+// publish makes the DNS name list exactly the gateways in the map.
+func (d *deployment) publish() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var addrs []netip.Addr
+	for i := range d.gateways {
+		addrs = append(addrs, netip.MustParseAddr(d.gatewayHost(i)))
+	}
+	sort.Slice(addrs, func(a, b int) bool { return addrs[a].Less(addrs[b]) })
+	d.dns.Set(scaleHostname, addrs...)
+}
+
+func (d *deployment) startGateway(i, generation int) (*process, error) {
+	config, extra := "gateway-config.loopback.yaml", gatewayOverrides
+	if d.sc.handoff {
+		config, extra = "gateway-config.loopback-handoff.yaml", gatewayHandoffOverrides
+	}
+	p, err := launch(d.t, fmt.Sprintf("s%d-gateway-%d.%d", d.sc.third, i, generation), config, map[string]string{
+		"GATEWAY_HOST":     d.gatewayHost(i),
+		"BACKEND_ENDPOINT": d.sink.Addr(),
+		"GATEWAY_HOSTNAME": scaleHostname,
+		"DNS_NAMESERVER":   d.dns.Addr(),
+	}, extra)
+	if err != nil {
+		return nil, err
+	}
+	ports := []string{"4317"}
+	if d.sc.handoff {
+		ports = append(ports, "4319")
+	}
+	for _, port := range ports {
+		if err := listening(p, d.gatewayHost(i)+":"+port, 30*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// stopGateway takes gateway i out of DNS, waits for every resolver to
+// notice, then sends SIGTERM and waits for the process to exit, as a
+// Kubernetes pod with a preStop sleep is stopped.
+func (d *deployment) stopGateway(ctx context.Context, i int) error {
+	d.mu.Lock()
+	p := d.gateways[i]
+	delete(d.gateways, i)
+	d.mu.Unlock()
+	d.publish()
+	d.event("gateway %s out of DNS", d.gatewayHost(i))
+	if !sleepCtx(ctx, scaleDNSLag) {
+		return ctx.Err()
+	}
+	// Its counters before it drains (the drain itself shows on the receivers).
+	if m, err := scrape(ctx, "http://"+d.gatewayHost(i)+":8888/metrics", "otelcol_processor_tail_sampling_handoff_"); err == nil {
+		d.mu.Lock()
+		addFamilies(d.metrics, m)
+		d.mu.Unlock()
+	}
+	began := time.Now()
+	if err := p.stop(40 * time.Second); err != nil {
+		return err
+	}
+	d.event("gateway %s SIGTERM → exited in %v", d.gatewayHost(i), time.Since(began).Round(10*time.Millisecond))
+	return nil
+}
+
+func (d *deployment) addGateway(i, generation int) error {
+	p, err := d.startGateway(i, generation)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.gateways[i] = p
+	d.mu.Unlock()
+	d.publish()
+	d.event("gateway %s started and in DNS", d.gatewayHost(i))
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// addFamilies adds samples into dst by metric family (labels dropped, a
+// _total suffix removed).
+func addFamilies(dst, samples map[string]float64) {
+	for k, v := range samples {
+		name := strings.TrimSuffix(strings.SplitN(k, "{", 2)[0], "_total")
+		dst[name] += v
+	}
+}
+
+func runScenario(t *testing.T, sc scenario) (out outcome) {
+	out.sc = sc
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d := &deployment{t: t, sc: sc, start: began, gateways: map[int]*process{}, metrics: map[string]float64{}}
+	defer func() {
+		out.took = time.Since(began)
+		d.mu.Lock()
+		out.events = d.events
+		d.mu.Unlock()
+	}()
+	var err error
+	if d.sink, err = wire.StartSink("127.0.0.1:0"); err != nil {
+		out.err = err
+		return out
+	}
+	t.Cleanup(d.sink.Stop)
+	if d.dns, err = dnsserver.Start("127.0.0.1:0"); err != nil {
+		out.err = err
+		return out
+	}
+	t.Cleanup(d.dns.Stop)
+
+	for i := 1; i <= sc.gateways; i++ {
+		p, err := d.startGateway(i, 1)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		d.gateways[i] = p
+	}
+	d.publish()
+	var agentAddrs []string
+	for i := 1; i <= 2; i++ {
+		p, err := launch(t, fmt.Sprintf("s%d-agent-%d", sc.third, i), "agent-config.loopback-dns.yaml", map[string]string{
+			"AGENT_HOST":       d.agentHost(i),
+			"GATEWAY_HOSTNAME": scaleHostname,
+			"DNS_NAMESERVER":   d.dns.Addr(),
+		}, agentOverrides)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		d.agents = append(d.agents, p)
+		agentAddrs = append(agentAddrs, d.agentHost(i)+":4317")
+		if out.err = listening(p, agentAddrs[i-1], 30*time.Second); out.err != nil {
+			return out
+		}
+	}
+	// Every agent (and, with handoff, every gateway) knows the whole set
+	// before traffic starts.
+	watchers := slices.Clone(agentAddrs)
+	if sc.handoff {
+		for i := range d.gateways {
+			watchers = append(watchers, d.gatewayHost(i)+":4317")
+		}
+	}
+	for _, w := range watchers {
+		host := strings.TrimSuffix(w, ":4317")
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			m, err := scrape(ctx, "http://"+host+":8888/metrics", "otelcol_loadbalancer_num_backends")
+			if err == nil && sum(m, "otelcol_loadbalancer_num_backends") == float64(sc.gateways) {
+				break
+			}
+			if time.Now().After(deadline) {
+				out.err = fmt.Errorf("%s does not see %d gateways (last: %v, %v)", host, sc.gateways, m, err)
+				return out
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	d.event("%d gateways, 2 agents ready; traffic starts", sc.gateways)
+
+	snd := wire.NewSender()
+	defer snd.Close()
+	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed}
+	var (
+		sent    workload.Sent
+		playErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { sent, playErr = workload.Play(ctx, snd, plan, agentAddrs, nil) })
+
+	var evErr error
+	switch sc.event {
+	case scaleUp:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.addGateway(4, 1)
+		}
+	case scaleDown:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.stopGateway(ctx, 4)
+		}
+	case rolling:
+		if !sleepCtx(ctx, 2*time.Second) {
+			break
+		}
+		for i := 1; i <= 3 && evErr == nil; i++ {
+			if evErr = d.stopGateway(ctx, i); evErr == nil {
+				evErr = d.addGateway(i, 2)
+			}
+			if evErr == nil && !sleepCtx(ctx, 1500*time.Millisecond) {
+				evErr = ctx.Err()
+			}
+		}
+	}
+	wg.Wait()
+	if out.err = errors.Join(playErr, evErr); out.err != nil {
+		return out
+	}
+	d.event("traffic done: %d traces, %d spans", sent.Spec.Traces, sent.Spans)
+
+	// Decided decision_wait after first seen, then a 200 ms batch: wait for
+	// that, then for a quiet sink.
+	if !sleepCtx(ctx, time.Until(sent.Last.Add(scaleDecisionWait+2*time.Second))) {
+		out.err = ctx.Err()
+		return out
+	}
+	if out.err = d.sink.WaitQuiet(ctx, 2*time.Second); out.err != nil {
+		return out
+	}
+	out.score = workload.Evaluate(sent, d.sink)
+
+	// Handoff counters of the gateways still running, then a clean stop.
+	d.mu.Lock()
+	running := make(map[int]*process, len(d.gateways))
+	for i, p := range d.gateways {
+		running[i] = p
+	}
+	d.mu.Unlock()
+	if sc.handoff {
+		for i := range running {
+			m, err := scrape(ctx, "http://"+d.gatewayHost(i)+":8888/metrics", "otelcol_processor_tail_sampling_handoff_")
+			if err != nil {
+				out.err = err
+				return out
+			}
+			addFamilies(d.metrics, m)
+		}
+		out.handoff = d.metrics
+	}
+	var stopErrs []error
+	for _, p := range d.agents {
+		stopErrs = append(stopErrs, p.stop(30*time.Second))
+	}
+	for _, p := range running {
+		stopErrs = append(stopErrs, p.stop(40*time.Second))
+	}
+	out.err = errors.Join(stopErrs...)
+	d.event("all stopped")
+	return out
+}
