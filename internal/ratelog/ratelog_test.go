@@ -46,15 +46,16 @@ func TestLimiterConcurrent(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	passed := 0
+	passed, reported := 0, int64(0)
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				if ok, _ := l.Allow(now); ok {
+				if ok, held := l.Allow(now); ok {
 					mu.Lock()
 					passed++
+					reported += held
 					mu.Unlock()
 				}
 			}
@@ -62,9 +63,11 @@ func TestLimiterConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 1, passed)
+	// The winner may already report events held back while it won; none
+	// is lost: every held-back event is reported exactly once.
 	ok, held := l.Allow(now.Add(time.Hour))
 	assert.True(t, ok)
-	assert.Equal(t, int64(799), held)
+	assert.Equal(t, int64(799), reported+held)
 }
 
 func TestLogger(t *testing.T) {
