@@ -12,9 +12,12 @@ type clock interface {
 // clockTimer is the part of time.Timer the deciders use.
 type clockTimer interface {
 	C() <-chan time.Time
-	// Reset re-arms the timer; a pending expiry that was not received is
-	// discarded (Go 1.23+ timer semantics).
-	Reset(d time.Duration)
+	// ResetAt re-arms the timer to fire at an instant; a pending expiry
+	// that was not received is discarded (Go 1.23+ timer semantics). An
+	// instant rather than a duration, so that the deadline a decider
+	// computed from its reading of the clock stays the deadline even if
+	// time moves before the timer is armed (it does, under a test clock).
+	ResetAt(at time.Time)
 	Stop()
 }
 
@@ -26,6 +29,6 @@ func (realClock) NewTimer(d time.Duration) clockTimer { return realTimer{time.Ne
 
 type realTimer struct{ t *time.Timer }
 
-func (r realTimer) C() <-chan time.Time   { return r.t.C }
-func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
-func (r realTimer) Stop()                 { r.t.Stop() }
+func (r realTimer) C() <-chan time.Time  { return r.t.C }
+func (r realTimer) ResetAt(at time.Time) { r.t.Reset(time.Until(at)) }
+func (r realTimer) Stop()                { r.t.Stop() }

@@ -27,7 +27,7 @@ func (f *manualClock) NewTimer(d time.Duration) clockTimer {
 	f.mu.Lock()
 	f.timers = append(f.timers, t)
 	f.mu.Unlock()
-	t.Reset(d)
+	t.ResetAt(f.Now().Add(d))
 	return t
 }
 
@@ -60,14 +60,14 @@ type manualTimer struct {
 
 func (t *manualTimer) C() <-chan time.Time { return t.ch }
 
-func (t *manualTimer) Reset(d time.Duration) {
+func (t *manualTimer) ResetAt(at time.Time) {
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	select {
 	case <-t.ch:
 	default:
 	}
-	t.at = t.c.now.Add(d)
+	t.at = at
 	t.active = true
 	t.c.fireLocked()
 }

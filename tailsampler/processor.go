@@ -222,9 +222,10 @@ func (p *sampler) decider(s *shard) {
 			continue
 		}
 		wait := idleWake
+		now := p.nowNanos()
 		if next != math.MaxInt64 {
 			// Round up to the resolution: never early, at most 10 ms late.
-			d := next - p.nowNanos()
+			d := next - now
 			if d < 0 {
 				d = 0
 			}
@@ -234,7 +235,7 @@ func (p *sampler) decider(s *shard) {
 				wait = idleWake
 			}
 		}
-		t.Reset(wait)
+		t.ResetAt(p.timeOf(now + int64(wait)))
 	}
 }
 
