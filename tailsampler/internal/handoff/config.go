@@ -70,15 +70,15 @@ type ClientConfig struct {
 // NewDefaultConfig returns the defaults with the required keys (endpoint,
 // resolver) unset. Peers are reached over plaintext gRPC by default, as
 // the listener serves plaintext by default; set both `listen::tls` and
-// `client::tls` to encrypt.
+// `client::tls` to encrypt. peer_port and listen::endpoint stay empty:
+// each defaults to the other (resolve), which a value filled in here
+// would defeat, since a YAML block setting only one of them keeps the
+// other from here.
 func NewDefaultConfig() Config {
 	cc := configgrpc.NewDefaultClientConfig()
 	cc.TLS.Insecure = true
-	listen := configgrpc.NewDefaultServerConfig()
-	listen.NetAddr.Endpoint = net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultPeerPort))
 	return Config{
-		Listen:   listen,
-		PeerPort: DefaultPeerPort,
+		Listen:   configgrpc.NewDefaultServerConfig(),
 		Client:   ClientConfig{ClientConfig: cc, Timeout: DefaultTimeout},
 		HopLimit: DefaultHopLimit,
 	}

@@ -1,11 +1,13 @@
 package handoff
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/tailgate-otel/tailgate/resolver"
 )
@@ -104,6 +106,36 @@ func TestConfigResolve(t *testing.T) {
 			r, err := c.resolve(tt.decisionWait)
 			require.NoError(t, err)
 			tt.want(t, r)
+		})
+	}
+}
+
+// The derived defaults of peer_port and listen::endpoint must survive the
+// collector's path: YAML unmarshalled over NewDefaultConfig. A default
+// filled into either one kept the other from following it, and gateways
+// listening on a non-default port dialled each other on 4319.
+func TestConfigUnmarshalDerivesPorts(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		yaml       map[string]any
+		peerPort   int
+		listenAddr string
+	}{
+		{"nothing set", nil, DefaultPeerPort, "0.0.0.0:4319"},
+		{"listen sets the peer port", map[string]any{"listen": map[string]any{"endpoint": "127.0.0.11:40123"}}, 40123, "127.0.0.11:40123"},
+		{"peer_port sets listen", map[string]any{"peer_port": 6000}, 6000, "0.0.0.0:6000"},
+		{"both set", map[string]any{"peer_port": 6000, "listen": map[string]any{"endpoint": "0.0.0.0:7000"}}, 6000, "0.0.0.0:7000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewDefaultConfig()
+			require.NoError(t, confmap.NewFromStringMap(tt.yaml).Unmarshal(&c))
+			c.Endpoint = "10.0.0.5:4317"
+			c.Resolver = resolver.Config{DNS: &resolver.DNSConfig{Hostname: "gateway-headless"}}
+			r, err := c.resolve(0)
+			require.NoError(t, err)
+			assert.Equal(t, tt.peerPort, r.PeerPort)
+			assert.Equal(t, tt.listenAddr, r.Listen.NetAddr.Endpoint)
+			assert.Equal(t, "10.0.0.12:"+strconv.Itoa(tt.peerPort), PeerAddress("10.0.0.12:4317", r.PeerPort))
 		})
 	}
 }
