@@ -2,7 +2,6 @@ package tailsampler
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/tailgate-otel/tailgate/hashring"
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 	"github.com/tailgate-otel/tailgate/resolver"
+	"github.com/tailgate-otel/tailgate/resolver/manual"
 	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
 )
 
@@ -41,46 +41,12 @@ const (
 	itGap = time.Second
 )
 
-// testResolver publishes whatever the test sets, synchronously.
-type testResolver struct {
-	mu      sync.Mutex
-	l       resolver.Listener
-	initial []string
-	last    []string
-	stopped bool
-}
-
-func (r *testResolver) Start(context.Context) error { r.set(r.initial); return nil }
-
-func (r *testResolver) Shutdown(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopped = true
-	return nil
-}
-
-func (r *testResolver) Endpoints() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.last)
-}
-
-func (r *testResolver) set(eps []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopped {
-		return
-	}
-	r.last = resolver.SortDedupe(slices.Clone(eps))
-	r.l(slices.Clone(r.last))
-}
-
 type gateway struct {
 	ep     string
 	p      *handoffSampler
 	sink   *consumertest.TracesSink
 	reader *sdkmetric.ManualReader
-	res    *testResolver
+	res    *manual.Resolver
 }
 
 type fleet struct {
@@ -109,11 +75,12 @@ func (f *fleet) peerAddress(ep string) string {
 // start builds and starts the gateway ep whose resolver first reports view.
 func (f *fleet) start(ep string, view []string) *gateway {
 	t := f.t
-	g := &gateway{ep: ep, sink: &consumertest.TracesSink{}, reader: sdkmetric.NewManualReader(), res: &testResolver{initial: view}}
+	g := &gateway{ep: ep, sink: &consumertest.TracesSink{}, reader: sdkmetric.NewManualReader()}
 	fac := NewFactory(WithPolicyType("keep_odd_id", keepOddID), withHandoffOptions(
-		handoff.WithResolverFactory(func(_ resolver.Config, _ resolver.Settings, l resolver.Listener) (resolver.Resolver, error) {
-			g.res.l = l
-			return g.res, nil
+		handoff.WithResolverFactory(func(_ resolver.Config, set resolver.Settings, l resolver.Listener) (resolver.Resolver, error) {
+			r, err := manual.New(set, l, view...)
+			g.res = r
+			return r, err
 		}),
 		handoff.WithPeerAddress(f.peerAddress),
 		handoff.WithInitialBackoff(20*time.Millisecond),
@@ -160,7 +127,7 @@ func (f *fleet) stop(g *gateway) {
 // moves between them at the end of a test.
 func (f *fleet) stopAll() {
 	for _, g := range f.gws {
-		g.res.set([]string{g.ep})
+		g.res.Set(g.ep)
 	}
 	for _, g := range f.gws {
 		f.stop(g)
@@ -327,8 +294,8 @@ func TestHandoffScaleUpMidTrace(t *testing.T) {
 	// The agents see C before A and B do: C buffers fresh spans of traces
 	// whose first spans A and B hold, then the handoff joins them.
 	f.send(three, batches[2])
-	a.res.set(three)
-	b.res.set(three)
+	a.res.Set(three...)
+	b.res.Set(three...)
 	f.send(three, batches[3])
 
 	decidedOnTime(t, t0, spec.Traces, a, b, c)
@@ -368,8 +335,8 @@ func TestHandoffScaleDownDrainsOnShutdown(t *testing.T) {
 	require.Positive(t, heldByC)
 	time.Sleep(itGap)
 
-	a.res.set(two)
-	b.res.set(two)
+	a.res.Set(two...)
+	b.res.Set(two...)
 	f.send(two, batches[2])
 	f.send(two, batches[3])
 	f.stop(c) // c's own view still has itself: Drain computes the ring without it
@@ -396,7 +363,7 @@ func TestHandoffRemovedFromSetHandsOffBeforeShutdown(t *testing.T) {
 	f.send(three, batches[0])
 	f.send(three, batches[1])
 	for _, g := range []*gateway{a, b, c} {
-		g.res.set(two)
+		g.res.Set(two...)
 	}
 	require.Eventually(t, func() bool { return c.p.pendingTotal() == 0 }, 5*time.Second, 5*time.Millisecond)
 	// An agent that has not seen the change yet still sends to C.
@@ -468,8 +435,8 @@ func TestHandoffDecisionsFollowTheTrace(t *testing.T) {
 	require.Eventually(t, func() bool { return decided(a, b) == int64(spec.Traces) }, 10*time.Second, 5*time.Millisecond)
 
 	c := f.start(gwC, three)
-	a.res.set(three)
-	b.res.set(three)
+	a.res.Set(three...)
+	b.res.Set(three...)
 	r3 := hashring.New(three)
 	var ofC, keptOfC int64
 	for i := 0; i < spec.Traces; i++ {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/tailgate-otel/tailgate/hashring"
+	"github.com/tailgate-otel/tailgate/resolver"
 )
 
 const (
@@ -62,8 +63,8 @@ func TestScaleUpHandsOffExactlyTheNotOwnedTraces(t *testing.T) {
 	all := fill(workload(1, 400, 4), two, map[string]*node{epA: a, epB: b})
 	require.NotEmpty(t, expect(all, three, epC))
 
-	a.res.set(three)
-	b.res.set(three)
+	a.res.Set(three...)
+	b.res.Set(three...)
 
 	for _, n := range []*node{a, b, cc} {
 		want := expect(all, three, n.ep)
@@ -102,7 +103,7 @@ func TestHandedOffSpansKeepResourceAndScope(t *testing.T) {
 	orig := ptrace.NewTraces()
 	w[id].CopyTo(orig)
 	a.buf.add(w[id], base)
-	a.res.set([]string{epA, epB})
+	a.res.Set(epA, epB)
 	require.Eventually(t, func() bool { return len(b.buf.snapshot()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	b.buf.mu.Lock()
 	got := b.buf.pending[id].spans
@@ -129,7 +130,7 @@ func TestDecisionsForwardedWithinWindow(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, want)
-	a.res.set([]string{epA, epB})
+	a.res.Set(epA, epB)
 	require.Eventually(t, func() bool { return len(b.buf.decisions()) == len(want) }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, want, b.buf.decisions())
 	sumEventually(t, int64(len(want)), "decisions_sent", a)
@@ -252,7 +253,7 @@ func TestPeerDownImportsBackLocally(t *testing.T) {
 		undelivered = 1
 	}
 
-	a.res.set([]string{epA, epB}) // B never started: its address refuses connections
+	a.res.Set(epA, epB) // B never started: its address refuses connections
 	require.Eventually(t, func() bool {
 		return a.counter(t, "failures", attribute.String("reason", ReasonUnreachable)) == int64(len(toB))
 	}, 10*time.Second, 10*time.Millisecond)
@@ -321,7 +322,7 @@ func TestOwnsEverythingWithoutSelfInTheSet(t *testing.T) {
 		td.ResourceSpans().MoveAndAppendTo(in.ResourceSpans())
 	}
 	assert.Equal(t, in, a.e.Route(in))
-	a.res.set([]string{epA, epB, epC})
+	a.res.Set(epA, epB, epC)
 	owned := 0
 	for id := range w {
 		if a.e.Owns(id) {
@@ -341,7 +342,7 @@ func TestBufferRefusalIsRetriedThenDecidedBySender(t *testing.T) {
 	b.buf.mu.Unlock()
 	all := fill(workload(12, 100, 1), []string{epA}, map[string]*node{epA: a})
 	toB := expect(all, []string{epA, epB}, epB)
-	a.res.set([]string{epA, epB})
+	a.res.Set(epA, epB)
 	require.Eventually(t, func() bool {
 		return a.counter(t, "failures", attribute.String("reason", ReasonUnreachable)) == int64(len(toB))
 	}, 10*time.Second, 10*time.Millisecond)
@@ -362,7 +363,7 @@ func TestLifecycle(t *testing.T) {
 	require.ErrorIs(t, m.e.Start(ctx, componenttest.NewNopHost()), ErrAlreadyStarted)
 	require.NoError(t, m.e.Shutdown(ctx))
 	require.NoError(t, m.e.Shutdown(ctx))
-	assert.True(t, m.res.stopped)
+	assert.ErrorIs(t, m.res.Start(ctx), resolver.ErrShutdown, "the engine shut its resolver down")
 	id := ids(workload(13, 1, 1))[0]
 	assert.True(t, m.e.Owns(id), "after Shutdown everything is kept")
 

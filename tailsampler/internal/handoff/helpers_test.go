@@ -3,7 +3,6 @@ package handoff
 import (
 	"context"
 	"net"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 	"github.com/tailgate-otel/tailgate/resolver"
+	"github.com/tailgate-otel/tailgate/resolver/manual"
 )
 
 // fakeBuffer is an in-memory Buffer keyed by trace ID.
@@ -186,40 +186,6 @@ func workload(seed uint64, n, spans int) map[pcommon.TraceID]ptrace.Traces {
 	return out
 }
 
-// fakeResolver publishes whatever the test sets.
-type fakeResolver struct {
-	mu      sync.Mutex
-	l       resolver.Listener
-	initial []string
-	last    []string
-	stopped bool
-}
-
-func (r *fakeResolver) Start(context.Context) error { r.set(r.initial); return nil }
-
-func (r *fakeResolver) Shutdown(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopped = true
-	return nil
-}
-
-func (r *fakeResolver) Endpoints() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.last)
-}
-
-func (r *fakeResolver) set(eps []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopped || len(eps) == 0 {
-		return
-	}
-	r.last = resolver.SortDedupe(slices.Clone(eps))
-	r.l(slices.Clone(r.last))
-}
-
 // cluster maps ring endpoints to the listeners of the engines of a test.
 type cluster struct {
 	t     *testing.T
@@ -258,7 +224,7 @@ type node struct {
 	ep     string
 	e      *Engine
 	buf    *fakeBuffer
-	res    *fakeResolver
+	res    *manual.Resolver
 	reader *sdkmetric.ManualReader
 }
 
@@ -279,14 +245,15 @@ func (c *cluster) add(ep string, initial []string, o nodeOpt) *node {
 	cfg.HopLimit = o.hopLimit
 	cfg.Window = o.window
 	cfg.Client.Timeout = 2 * time.Second
-	n := &node{ep: ep, buf: newFakeBuffer(), res: &fakeResolver{initial: initial}, reader: sdkmetric.NewManualReader()}
+	n := &node{ep: ep, buf: newFakeBuffer(), reader: sdkmetric.NewManualReader()}
 	set := componenttest.NewNopTelemetrySettings()
 	set.Logger = zaptest.NewLogger(t)
 	set.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(n.reader))
 	e, err := New(cfg, set, n.buf,
-		WithResolverFactory(func(_ resolver.Config, _ resolver.Settings, l resolver.Listener) (resolver.Resolver, error) {
-			n.res.l = l
-			return n.res, nil
+		WithResolverFactory(func(_ resolver.Config, set resolver.Settings, l resolver.Listener) (resolver.Resolver, error) {
+			r, err := manual.New(set, l, initial...)
+			n.res = r
+			return r, err
 		}),
 		WithPeerAddress(c.peerAddress),
 		WithInitialBackoff(20*time.Millisecond),

@@ -22,9 +22,9 @@ func TestRemovedMemberHandsEverythingOff(t *testing.T) {
 	fromA := expect(all, view, epA)
 	require.NotEmpty(t, fromA)
 
-	a.res.set(rest)
-	b.res.set(rest)
-	cc.res.set(rest)
+	a.res.Set(rest...)
+	b.res.Set(rest...)
+	cc.res.Set(rest...)
 
 	for _, n := range []*node{b, cc} {
 		want := expect(all, view, n.ep)
@@ -39,7 +39,7 @@ func TestRemovedMemberHandsEverythingOff(t *testing.T) {
 		assert.False(t, a.e.Owns(id), "a gateway that left owns nothing while others exist")
 	}
 	// Back in the set: it owns its share again.
-	a.res.set(view)
+	a.res.Set(view...)
 	owned := 0
 	for id := range all {
 		if a.e.Owns(id) {
