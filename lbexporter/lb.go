@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tailgate-otel/tailgate/hashring"
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"github.com/tailgate-otel/tailgate/resolver"
 )
 

@@ -3,7 +3,6 @@ package spanmetrics
 import (
 	"context"
 	"errors"
-	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"path"
 	"slices"
 	"sync"
@@ -15,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 )
 
 const numShards = 64

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"math"
 	"runtime"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 )
 
 // ErrStopped is returned by ConsumeTraces after Shutdown: the processor

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"io"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
@@ -19,8 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
-
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"github.com/tailgate-otel/tailgate/resolver"
 	"github.com/tailgate-otel/tailgate/resolver/internal/loop"
 )

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+
 	// Collectors' OTLP exporters compress with gzip by default.
 	_ "google.golang.org/grpc/encoding/gzip"
 )

@@ -2,13 +2,13 @@ package loop
 
 import (
 	"context"
-	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"slices"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"github.com/tailgate-otel/tailgate/resolver"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"net"
 	"slices"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 	"github.com/tailgate-otel/tailgate/resolver"
 	"github.com/tailgate-otel/tailgate/resolver/all"
 )
