@@ -3,61 +3,29 @@ package lbexporter
 import (
 	"cmp"
 	"encoding/binary"
-	"math"
 	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/tailgate-otel/tailgate/internal/valuekey"
 )
 
-// Routing keys are byte strings hashed by the ring. Every field is written
-// as a type tag followed by a length-prefixed payload, so distinct inputs
-// never produce the same key: "a|b" + "c" differs from "a" + "b|c", int 200
-// differs from string "200", and a missing attribute differs from an empty
-// one.
+// Routing keys are byte strings hashed by the ring, built from
+// internal/valuekey's typed, length-prefixed encoding so that distinct
+// inputs never produce the same key: "a|b" + "c" differs from "a" + "b|c",
+// int 200 differs from string "200", and a missing attribute (tagMissing)
+// differs from an empty one. Names and other non-value fields carry
+// tagName. Both tags stay clear of valuekey's type tags.
 const (
-	tagMissing byte = iota + 1
-	tagStr
-	tagInt
-	tagDouble
-	tagBool
-	tagBytes
-	tagOther
-	tagName
+	tagMissing byte = 1
+	tagName    byte = 2
 )
 
 const serviceNameKey = "service.name"
 
+// appendField appends a tagged, length-prefixed non-value field.
 func appendField(dst []byte, tag byte, payload string) []byte {
-	dst = append(dst, tag)
-	dst = binary.AppendUvarint(dst, uint64(len(payload)))
-	return append(dst, payload...)
-}
-
-// appendValue appends v's encoding; only composite values allocate.
-func appendValue(dst []byte, v pcommon.Value) []byte {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return appendField(dst, tagStr, v.Str())
-	case pcommon.ValueTypeInt:
-		dst = append(dst, tagInt, 8)
-		return binary.BigEndian.AppendUint64(dst, uint64(v.Int()))
-	case pcommon.ValueTypeDouble:
-		dst = append(dst, tagDouble, 8)
-		return binary.BigEndian.AppendUint64(dst, math.Float64bits(v.Double()))
-	case pcommon.ValueTypeBool:
-		b := byte(0)
-		if v.Bool() {
-			b = 1
-		}
-		return append(dst, tagBool, 1, b)
-	case pcommon.ValueTypeBytes:
-		dst = append(dst, tagBytes)
-		raw := v.Bytes().AsRaw()
-		dst = binary.AppendUvarint(dst, uint64(len(raw)))
-		return append(dst, raw...)
-	default:
-		return appendField(dst, tagOther, v.AsString())
-	}
+	return valuekey.AppendString(append(dst, tag), payload)
 }
 
 // appendNamed appends name and value (or the missing marker).
@@ -66,12 +34,13 @@ func appendNamed(dst []byte, name string, v pcommon.Value, ok bool) []byte {
 	if !ok {
 		return append(dst, tagMissing)
 	}
-	return appendValue(dst, v)
+	return valuekey.AppendValue(dst, v)
 }
 
-// appendNamedStr appends name and a string value (pseudo-attributes).
+// appendNamedStr appends name and a string value (pseudo-attributes),
+// encoded as a string attribute of that value would be.
 func appendNamedStr(dst []byte, name, v string) []byte {
-	return appendField(appendField(dst, tagName, name), tagStr, v)
+	return valuekey.AppendStr(appendField(dst, tagName, name), v)
 }
 
 // appendSortedMap appends every attribute of m sorted by key, so that the

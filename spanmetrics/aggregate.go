@@ -3,13 +3,14 @@ package spanmetrics
 import (
 	"context"
 	"encoding/binary"
-	"math"
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
+
+	"github.com/tailgate-otel/tailgate/internal/valuekey"
 )
 
 // entry is one attribute a new series will carry: either a fixed string
@@ -181,12 +182,12 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 	b = binary.LittleEndian.AppendUint64(b, rc.res.id)
 	sc.entries = sc.entries[:0]
 	if !c.exclService {
-		b = appendValue(b, rc.svc)
+		b = valuekey.AppendValue(b, rc.svc)
 		sc.addVal(serviceNameKey, rc.svc)
 	}
 	if !c.exclName {
 		name := span.Name()
-		b = appendString(b, name)
+		b = valuekey.AppendString(b, name)
 		sc.addStr(spanNameKey, name)
 	}
 	if !c.exclKind {
@@ -214,8 +215,8 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 		}
 	}
 	if rc.scoped {
-		b = appendString(b, rc.scope.Name())
-		b = appendString(b, rc.scope.Version())
+		b = valuekey.AppendString(b, rc.scope.Name())
+		b = valuekey.AppendString(b, rc.scope.Version())
 		sc.addStr(scopeNameKey, rc.scope.Name())
 		sc.addStr(scopeVersionKey, rc.scope.Version())
 	}
@@ -224,7 +225,7 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 		if adjusted {
 			m = "extrapolated"
 		}
-		b = appendString(b, m)
+		b = valuekey.AppendString(b, m)
 		sc.addStr(samplingKey, m)
 	}
 	sc.key = b
@@ -262,7 +263,7 @@ func (c *spanConnector) appendDims(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			continue
 		}
 		b = append(b, 1)
-		b = appendValue(b, v)
+		b = valuekey.AppendValue(b, v)
 		sc.addVal(d.name, v)
 	}
 	sc.key = b
@@ -286,64 +287,12 @@ func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, e
 	b := binary.AppendUvarint(sc.key, uint64(len(keys)))
 	for _, k := range keys {
 		v, _ := lookup(k, span.Attributes(), event, rc.attrs, hasEvent)
-		b = appendString(b, k)
-		b = appendValue(b, v)
+		b = valuekey.AppendString(b, k)
+		b = valuekey.AppendValue(b, v)
 		sc.addVal(k, v)
 	}
 	sc.key = b
 	sc.globKeys = keys
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// appendValue encodes a value with its type so distinct types never collide.
-func appendValue(b []byte, v pcommon.Value) []byte {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		b = append(b, 's')
-		return appendString(b, v.Str())
-	case pcommon.ValueTypeInt:
-		b = append(b, 'i')
-		return binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
-	case pcommon.ValueTypeDouble:
-		b = append(b, 'd')
-		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Double()))
-	case pcommon.ValueTypeBool:
-		if v.Bool() {
-			return append(b, 'b', 1)
-		}
-		return append(b, 'b', 0)
-	case pcommon.ValueTypeBytes:
-		bs := v.Bytes()
-		b = append(b, 'y')
-		b = binary.AppendUvarint(b, uint64(bs.Len()))
-		for i := 0; i < bs.Len(); i++ {
-			b = append(b, bs.At(i))
-		}
-		return b
-	case pcommon.ValueTypeSlice:
-		sl := v.Slice()
-		b = append(b, 'l')
-		b = binary.AppendUvarint(b, uint64(sl.Len()))
-		for i := 0; i < sl.Len(); i++ {
-			b = appendValue(b, sl.At(i))
-		}
-		return b
-	case pcommon.ValueTypeMap:
-		m := v.Map()
-		b = append(b, 'm')
-		b = binary.AppendUvarint(b, uint64(m.Len()))
-		for k, mv := range m.All() {
-			b = appendString(b, k)
-			b = appendValue(b, mv)
-		}
-		return b
-	default:
-		return append(b, 'e')
-	}
 }
 
 // update finds or creates the series for the key in sc and records the span.
@@ -478,7 +427,7 @@ func (c *spanConnector) resourceFor(sc *scratch, attrs pcommon.Map, now int64) *
 		for _, k := range c.keyAttrs {
 			if v, ok := attrs.Get(k); ok {
 				b = append(b, 1)
-				b = appendValue(b, v)
+				b = valuekey.AppendValue(b, v)
 			} else {
 				b = append(b, 0)
 			}
@@ -491,8 +440,8 @@ func (c *spanConnector) resourceFor(sc *scratch, attrs pcommon.Map, now int64) *
 		slices.Sort(keys)
 		for _, k := range keys {
 			v, _ := attrs.Get(k)
-			b = appendString(b, k)
-			b = appendValue(b, v)
+			b = valuekey.AppendString(b, k)
+			b = valuekey.AppendValue(b, v)
 		}
 		sc.globKeys = keys
 	}
