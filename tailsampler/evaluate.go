@@ -59,7 +59,9 @@ func newPolicySet(cfgs []PolicyCfg, reg map[string]PolicyFactory, set PolicySett
 	ps.evalErrors, err = m.Int64Counter(mPolicyEvaluationError, metric.WithUnit("{errors}"),
 		metric.WithDescription("Count of sampling policy evaluation errors."))
 	errs = errors.Join(errs, err)
-	ps.latency, err = m.Int64Histogram(mSamplingDecisionLatency, metric.WithUnit("µs"),
+	// "us" is UCUM's microsecond, as upstream now writes it; the collector's
+	// metadata tooling refuses "µs".
+	ps.latency, err = m.Int64Histogram(mSamplingDecisionLatency, metric.WithUnit("us"),
 		metric.WithDescription("Latency (in microseconds) of a given sampling policy."),
 		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 50000))
 	errs = errors.Join(errs, err)

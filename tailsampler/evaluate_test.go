@@ -221,7 +221,7 @@ policies:
 		assert.Equal(t, uint64(3), dp.Count)
 		assert.Equal(t, int64(9), dp.Sum, "3 µs per policy per trace from the fake clock")
 	}
-	assert.Equal(t, "µs", got[mSamplingDecisionLatency].Unit)
+	assert.Equal(t, "us", got[mSamplingDecisionLatency].Unit)
 }
 
 func TestEvaluateSeedPolicies(t *testing.T) {

@@ -54,7 +54,7 @@ func TestCompare(t *testing.T) {
 			obs: func(o map[string]Observed) {
 				o["otelcol_sample_new_things"] = Observed{"reason": {Type: "string", Values: []string{"a", "b"}}}
 			},
-			wantIn: []string{"otelcol_sample_new_things is created but not documented: add this block to testdata/metadata.yaml under telemetry.metrics (keys sorted), then regenerate documentation.md with `make telemetry-docs`:\n" +
+			wantIn: []string{"otelcol_sample_new_things is created but not documented: add this block to internal/telemetrytest/testdata/metadata.yaml under telemetry.metrics (keys sorted), then regenerate documentation.md with `make telemetry-docs`:\n" +
 				"    sample_new_things:\n      enabled: true\n      stability: development\n      description: \"New things: counted.\"\n      unit: \"{things}\"\n" +
 				"      sum:\n        value_type: int\n        monotonic: true\n      attributes: [reason]\n"},
 		},
@@ -117,9 +117,9 @@ func TestCompare(t *testing.T) {
 				d.Markdown = append(d.Markdown, DocMetric{Name: "otelcol_sample_gone"})
 			},
 			wantIn: []string{
-				"testdata/documentation.md does not document otelcol_sample_items",
-				"testdata/documentation.md describes otelcol_sample_latency differently",
-				"testdata/documentation.md documents otelcol_sample_gone, which metadata.yaml does not",
+				"internal/telemetrytest/testdata/documentation.md does not document otelcol_sample_items",
+				"internal/telemetrytest/testdata/documentation.md describes otelcol_sample_latency differently",
+				"internal/telemetrytest/testdata/documentation.md documents otelcol_sample_gone, which metadata.yaml does not",
 			},
 		},
 		{

@@ -262,5 +262,26 @@ func Load(metadataPath string) (*Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", docPath, err)
 	}
-	return &Doc{Path: metadataPath, Meta: md, Markdown: dm}, nil
+	return &Doc{Path: repoPath(metadataPath), Meta: md, Markdown: dm}, nil
+}
+
+// repoPath returns p relative to the root of the module that holds it
+// (e.g. lbexporter/metadata.yaml), so that a failure names the file the
+// same way from every package; p itself if there is no such root.
+func repoPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if rel, err := filepath.Rel(dir, abs); err == nil {
+				return filepath.ToSlash(rel)
+			}
+			return p
+		}
+		if filepath.Dir(dir) == dir {
+			return p
+		}
+	}
 }

@@ -265,7 +265,7 @@ func (o Observed) add(kv attribute.KeyValue) {
 	key := string(kv.Key)
 	a := o[key]
 	a.Type = attrType(kv.Value.Type())
-	v := kv.Value.Emit()
+	v := kv.Value.String()
 	if i, found := slices.BinarySearch(a.Values, v); !found {
 		a.Values = slices.Insert(a.Values, i, v)
 	}
