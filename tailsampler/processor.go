@@ -124,11 +124,11 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	}
 	p.policies = ps
 	if p.spanIngest {
-		if sp, ok := any(ps).(interface{ statefulPolicies() []string }); ok {
-			if names := sp.statefulPolicies(); len(names) > 0 {
-				tel.close()
-				return nil, fmt.Errorf("sampling_strategy: span-ingest cannot use stateful policies %v", names)
-			}
+		// Validate reports this too; a processor built from code without
+		// Validate must not run a budget once per batch either.
+		if names := ps.stateful(); len(names) > 0 {
+			tel.close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, statefulError(names))
 		}
 	}
 
