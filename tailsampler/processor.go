@@ -96,7 +96,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		dw:         int64(cfg.DecisionWait),
 		dwr:        int64(cfg.DecisionWaitAfterRootReceived),
 		spanIngest: cfg.SamplingStrategy == StrategySpanIngest,
-		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0,
+		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || usesType(cfg.Policies, typeBytesLimiting),
 		copyInput:  protoPoolingEnabled(),
 		stopping:   make(chan struct{}),
 		stopDec:    make(chan struct{}),
@@ -281,7 +281,11 @@ func (p *sampler) ingest(ctx context.Context, td ptrace.Traces, firstSeen int64)
 	}
 	sc := p.getScratch()
 	defer p.putScratch(sc)
-	sc.collect(p, &heldBatch{td: td, owned: owned})
+	b := &heldBatch{td: td, owned: owned}
+	if p.needBytes {
+		b.sizes = measureBatch(td)
+	}
+	sc.collect(p, b)
 	var st ingestStats
 	for si, items := range sc.byShard {
 		if len(items) == 0 {
