@@ -13,11 +13,11 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
 )
 
@@ -152,15 +152,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 // protoPoolingEnabled reports whether pdata's pooling gate is on. With it,
 // receivers may recycle a batch once ConsumeTraces returns, so the
 // processor copies input instead of holding it.
-func protoPoolingEnabled() bool {
-	on := false
-	featuregate.GlobalRegistry().VisitAll(func(g *featuregate.Gate) {
-		if g.ID() == "pdata.useProtoPooling" && g.IsEnabled() {
-			on = true
-		}
-	})
-	return on
-}
+func protoPoolingEnabled() bool { return gatestate.Enabled("pdata.useProtoPooling", false) }
 
 func (p *sampler) nowNanos() int64 { return int64(p.clock.Now().Sub(p.base)) }
 
