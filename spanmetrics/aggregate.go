@@ -225,7 +225,9 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 		b = valuekey.AppendString(b, rc.scope.Name())
 		b = valuekey.AppendString(b, rc.scope.Version())
 		sc.addStr(scopeNameKey, rc.scope.Name())
-		sc.addStr(scopeVersionKey, rc.scope.Version())
+		if rc.scope.Version() != "" { // as upstream: no empty version
+			sc.addStr(scopeVersionKey, rc.scope.Version())
+		}
 	}
 	if c.cfg.EnableMetricsSamplingMethod {
 		m := "counted"
