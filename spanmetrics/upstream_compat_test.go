@@ -1,6 +1,7 @@
 package spanmetrics
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func toText(v any) string {
 func FuzzValueText(f *testing.F) {
 	f.Add(int64(500), 500.0, "500", true)
 	f.Add(int64(-1), 1e21, "1e+21", false)
-	f.Add(int64(0), -0.0, "-0", true)
+	f.Add(int64(0), math.Copysign(0, -1), "-0", true)
 	f.Add(int64(7), 1e-7, "1e-7", false)
 	f.Fuzz(func(t *testing.T, i int64, d float64, s string, b bool) {
 		vals := []pcommon.Value{pcommon.NewValueInt(i), pcommon.NewValueDouble(d), pcommon.NewValueStr(s), pcommon.NewValueBool(b), pcommon.NewValueEmpty()}
