@@ -24,8 +24,7 @@ import (
 // resolver's.
 func TestTelemetryDocumented(t *testing.T) {
 	ctx := context.Background()
-	rec := telemetrytest.NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(ctx)) })
+	rec := telemetrytest.NewForTest(t)
 	live := newGRPCSink(t, "127.0.0.1:0")
 
 	f := NewFactory()

@@ -22,8 +22,7 @@ import (
 // recorded against metadata.yaml.
 func TestTelemetryDocumented(t *testing.T) {
 	ctx := context.Background()
-	rec := telemetrytest.NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(ctx)) })
+	rec := telemetrytest.NewForTest(t)
 
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig().(*Config)

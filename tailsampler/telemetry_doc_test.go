@@ -24,8 +24,7 @@ import (
 // and the resolver's.
 func TestTelemetryDocumented(t *testing.T) {
 	ctx := context.Background()
-	rec := telemetrytest.NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(ctx)) })
+	rec := telemetrytest.NewForTest(t)
 
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "telemetry.yaml"))
 	require.NoError(t, err)

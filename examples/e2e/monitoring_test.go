@@ -209,27 +209,22 @@ func TestMonitoring(t *testing.T) {
 
 	// 1. Every metric (and recorded series) the rules and the dashboard use
 	// is in what Prometheus scraped.
-	var missing []string
-	assert.Eventually(t, func() bool {
+	missing := waitUntilNone(60*time.Second, func() ([]string, error) {
 		names, err := prom.MetricNames(ctx)
-		if err != nil {
-			return false
-		}
-		missing = missing[:0]
+		var out []string
 		for n := range used {
 			if !slices.Contains(names, n) {
-				missing = append(missing, n)
+				out = append(out, n)
 			}
 		}
-		return len(missing) == 0
-	}, 60*time.Second, time.Second, "metrics not scraped")
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		for _, n := range missing {
-			t.Errorf("%s is used by %v but Prometheus has no such series", n, slices.Compact(used[n]))
-		}
+		return out, err
+	})
+	for _, n := range missing {
+		where := slices.Clone(used[n])
+		slices.Sort(where)
+		t.Errorf("%s is used by %v but Prometheus has no such series", n, slices.Compact(where))
 	}
-	t.Logf("all %d metrics scraped after %v", len(used), time.Since(began).Round(time.Millisecond))
+	t.Logf("%d metrics checked, %d missing, after %v", len(used), len(missing), time.Since(began).Round(time.Millisecond))
 
 	// 2. Every rule evaluates.
 	loaded, err := prom.Rules(ctx)
@@ -247,22 +242,18 @@ func TestMonitoring(t *testing.T) {
 			want = append(want, r.Name)
 		}
 	}
-	var inactive []string
-	assert.Eventually(t, func() bool {
+	inactive := waitUntilNone(60*time.Second, func() ([]string, error) {
 		alerts, err := prom.Alerts(ctx)
-		if err != nil {
-			return false
-		}
-		inactive = inactive[:0]
+		var out []string
 		for _, name := range want {
 			if !slices.ContainsFunc(alerts, func(a promtest.Alert) bool {
 				return a.Labels["alertname"] == name && (a.State == "pending" || a.State == "firing")
 			}) {
-				inactive = append(inactive, name)
+				out = append(out, name)
 			}
 		}
-		return len(inactive) == 0
-	}, 60*time.Second, time.Second, "alerts not active")
+		return out, err
+	})
 	assert.Empty(t, inactive, "alerts that never went pending or firing")
 	alerts, err := prom.Alerts(ctx)
 	require.NoError(t, err)
@@ -346,4 +337,25 @@ func alertLabels(l map[string]string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// waitUntilNone calls missing every second until it returns nothing
+// without error or within passes, and returns what was still missing
+// then, sorted (with the error, if the last call failed).
+func waitUntilNone(within time.Duration, missing func() ([]string, error)) []string {
+	deadline := time.Now().Add(within)
+	for {
+		m, err := missing()
+		if err == nil && len(m) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				m = append(m, "(error: "+err.Error()+")")
+			}
+			slices.Sort(m)
+			return m
+		}
+		time.Sleep(time.Second)
+	}
 }

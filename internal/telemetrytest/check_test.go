@@ -162,8 +162,7 @@ func TestCompare(t *testing.T) {
 // TestCheckReadsRealRegistration runs the whole path: instruments created
 // through a Recorder, measurements, Check against the sample files.
 func TestCheckReadsRealRegistration(t *testing.T) {
-	rec := NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(t.Context())) })
+	rec := NewForTest(t)
 	for _, in := range goodInstruments()[:3] {
 		m := rec.Meter(in.Scope)
 		var err error

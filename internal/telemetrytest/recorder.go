@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -100,6 +101,18 @@ var _ metric.MeterProvider = (*Recorder)(nil)
 func NewRecorder() *Recorder {
 	r := sdkmetric.NewManualReader()
 	return &Recorder{reader: r, sdk: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))}
+}
+
+// NewForTest returns a Recorder that is shut down when t ends.
+func NewForTest(t testing.TB) *Recorder {
+	t.Helper()
+	r := NewRecorder()
+	t.Cleanup(func() {
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutting down the recorder: %v", err)
+		}
+	})
+	return r
 }
 
 // Meter returns a meter of scope name whose instruments are recorded.

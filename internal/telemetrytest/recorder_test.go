@@ -11,9 +11,7 @@ import (
 )
 
 func TestRecorderRecordsEveryKind(t *testing.T) {
-	ctx := context.Background()
-	rec := NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(ctx)) })
+	rec := NewForTest(t)
 	m := rec.Meter("github.com/tailgate-otel/tailgate/x")
 	u, d := metric.WithUnit("{u}"), metric.WithDescription("d")
 	create := []struct {
@@ -68,8 +66,7 @@ func TestRecorderRecordsEveryKind(t *testing.T) {
 
 func TestObservedAttributes(t *testing.T) {
 	ctx := context.Background()
-	rec := NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(ctx)) })
+	rec := NewForTest(t)
 	ours := rec.Meter(ScopePrefix + "/sample")
 	c, err := ours.Int64Counter("otelcol_sample_items")
 	require.NoError(t, err)

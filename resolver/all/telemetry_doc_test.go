@@ -24,8 +24,7 @@ import (
 // attributes they recorded against resolver/metadata.yaml.
 func TestTelemetryDocumented(t *testing.T) {
 	ctx := context.Background()
-	rec := telemetrytest.NewRecorder()
-	t.Cleanup(func() { require.NoError(t, rec.Shutdown(ctx)) })
+	rec := telemetrytest.NewForTest(t)
 	set := resolver.Settings{MeterProvider: rec}
 	k8sCfg := resolver.K8sConfig{Service: "gateways.ns", Timeout: time.Second}
 
