@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// RequireEnv, when set to a non-empty value, turns a missing binary into a
-// test failure instead of a skip. .ci/run sets it.
+// RequireEnv names the environment variable that, set to a non-empty
+// value, turns a missing binary into a test failure instead of a skip.
+// .ci/run sets it.
 const RequireEnv = "TAILGATE_REQUIRE_PROMETHEUS"
 
 // Binary returns the path of the named Prometheus binary (prometheus or
