@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
 )
 
 // Deciders count per-policy outcomes per round and add them to the
@@ -37,6 +39,6 @@ func TestPolicyCountsPerRound(t *testing.T) {
 		"policy=marked,sampled=false": traces - traces/4,
 	}
 	require.Eventually(t, func() bool {
-		return assert.ObjectsAreEqual(want, h.metrics(t)[mCountTracesSampled])
+		return assert.ObjectsAreEqual(want, h.metrics(t)[policies.MetricCountTracesSampled])
 	}, 5*time.Second, time.Millisecond)
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // ErrStopped is returned by ConsumeTraces after Shutdown: the processor
@@ -48,7 +50,7 @@ type sampler struct {
 	set      component.TelemetrySettings
 	clock    clock
 	base     time.Time
-	policies *policySet
+	policies *policies.Set
 	shards   []*shard
 	fwd      *forwarder
 	tel      *telemetry
@@ -96,7 +98,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		dw:         int64(cfg.DecisionWait),
 		dwr:        int64(cfg.DecisionWaitAfterRootReceived),
 		spanIngest: cfg.SamplingStrategy == StrategySpanIngest,
-		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || usesType(cfg.Policies, typeBytesLimiting),
+		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || policies.UsesType(cfg.Policies, policies.TypeBytesLimiting),
 		copyInput:  protoPoolingEnabled(),
 		stopping:   make(chan struct{}),
 		stopDec:    make(chan struct{}),
@@ -114,10 +116,13 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		return nil, fmt.Errorf("creating telemetry: %w", err)
 	}
 	p.tel = tel
-	ps, err := newPolicySet(cfg.Policies, cfg.policyTypes(), PolicySettings{
+	ps, err := policies.New(cfg.Policies, cfg.policyTypes(), policy.Settings{
 		Telemetry: set.TelemetrySettings,
 		Now:       clk.Now,
-	}, cfg.SampleOnFirstMatch)
+	}, policies.Options{
+		SampleOnFirstMatch: cfg.SampleOnFirstMatch,
+		Meter:              set.MeterProvider.Meter(scopeName),
+	})
 	if err != nil {
 		tel.close()
 		return nil, fmt.Errorf("building policies: %w", err)
@@ -126,7 +131,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	if p.spanIngest {
 		// Validate reports this too; a processor built from code without
 		// Validate must not run a budget once per batch either.
-		if names := ps.stateful(); len(names) > 0 {
+		if names := ps.Stateful(); len(names) > 0 {
 			tel.close()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, statefulError(names))
 		}

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // matches is how and/drop/composite read a sub-policy's verdict: only a
@@ -13,10 +15,10 @@ import (
 // than a negative one count (Unspecified, Dropped); no built-in policy
 // returns those without an error, so only custom policies can tell, and a
 // sub-policy with no opinion should not make `and` sample.
-func matches(d Decision) bool { return d == Sampled || d == InvertSampled }
+func matches(d policy.Decision) bool { return d.Samples() }
 
-// anyStateful reports whether one of ps is stateful (StatefulPolicy).
-func anyStateful(ps []Policy) bool {
+// anyStateful reports whether one of ps is stateful (policy.Stateful).
+func anyStateful(ps []policy.Policy) bool {
 	for _, p := range ps {
 		if isStateful(p) {
 			return true
@@ -25,17 +27,17 @@ func anyStateful(ps []Policy) bool {
 	return false
 }
 
-func isStateful(p Policy) bool {
-	s, ok := p.(StatefulPolicy)
+func isStateful(p policy.Policy) bool {
+	s, ok := p.(policy.Stateful)
 	return ok && s.Stateful()
 }
 
-func (c *combinators) buildList(list string, cfgs []PolicyCfg, set PolicySettings) ([]Policy, []string, error) {
+func (c *combinators) buildList(list string, cfgs []PolicyCfg, set policy.Settings) ([]policy.Policy, []string, error) {
 	if len(cfgs) == 0 {
 		return nil, nil, keyError(list, "must list at least one policy")
 	}
 	errs := checkNames(list, cfgs, false)
-	subs := make([]Policy, 0, len(cfgs))
+	subs := make([]policy.Policy, 0, len(cfgs))
 	names := make([]string, 0, len(cfgs))
 	for i := range cfgs {
 		p, err := buildPolicy(&cfgs[i], label(list, i, cfgs[i].Name), c.reg, set)
@@ -54,9 +56,9 @@ func (c *combinators) buildList(list string, cfgs []PolicyCfg, set PolicySetting
 
 // and
 
-type andPolicy struct{ subs []Policy }
+type andPolicy struct{ subs []policy.Policy }
 
-func (c *combinators) and(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func (c *combinators) and(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg AndCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -70,17 +72,17 @@ func (c *combinators) and(set PolicySettings, conf *confmap.Conf) (Policy, error
 
 // Evaluate samples when every sub-policy samples; it stops at the first
 // one that does not.
-func (p *andPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
+func (p *andPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
 	for _, s := range p.subs {
 		d, err := s.Evaluate(ctx, t)
 		if err != nil {
-			return Unspecified, err
+			return policy.Unspecified, err
 		}
 		if !matches(d) {
-			return NotSampled, nil
+			return policy.NotSampled, nil
 		}
 	}
-	return Sampled, nil
+	return policy.Sampled, nil
 }
 
 // Stateful: an and is as stateful as its sub-policies.
@@ -98,9 +100,9 @@ func (p *andPolicy) samplingThreshold() uint64 {
 
 // drop
 
-type dropPolicy struct{ subs []Policy }
+type dropPolicy struct{ subs []policy.Policy }
 
-func (c *combinators) drop(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func (c *combinators) drop(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg DropCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -115,17 +117,17 @@ func (c *combinators) drop(set PolicySettings, conf *confmap.Conf) (Policy, erro
 // Evaluate returns Dropped when every sub-policy samples, and NotSampled
 // otherwise, as upstream. At the top level a drop policy is a veto, never
 // a vote: its NotSampled is counted in its metrics and nowhere else.
-func (p *dropPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
+func (p *dropPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
 	for _, s := range p.subs {
 		d, err := s.Evaluate(ctx, t)
 		if err != nil {
-			return Unspecified, err
+			return policy.Unspecified, err
 		}
 		if !matches(d) {
-			return NotSampled, nil
+			return policy.NotSampled, nil
 		}
 	}
-	return Dropped, nil
+	return policy.Dropped, nil
 }
 
 // Stateful: a drop is as stateful as its sub-policies.
@@ -133,9 +135,9 @@ func (p *dropPolicy) Stateful() bool { return anyStateful(p.subs) }
 
 // not
 
-type notPolicy struct{ sub Policy }
+type notPolicy struct{ sub policy.Policy }
 
-func (c *combinators) not(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func (c *combinators) not(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg NotCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -155,16 +157,16 @@ func (c *combinators) not(set PolicySettings, conf *confmap.Conf) (Policy, error
 // passes through. An invert_match sub-policy has already flipped its own
 // match, so `not` around it samples what the policy without invert_match
 // would.
-func (p *notPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
+func (p *notPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
 	d, err := p.sub.Evaluate(ctx, t)
 	if err != nil {
-		return Unspecified, err
+		return policy.Unspecified, err
 	}
 	switch d {
-	case Sampled:
-		return NotSampled, nil
-	case NotSampled:
-		return Sampled, nil
+	case policy.Sampled:
+		return policy.NotSampled, nil
+	case policy.NotSampled:
+		return policy.Sampled, nil
 	default:
 		return d, nil
 	}

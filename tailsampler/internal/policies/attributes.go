@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // The attribute policies look at resource attributes, then at span
@@ -26,7 +28,7 @@ type stringAttributePolicy struct {
 	invert bool
 }
 
-func newStringAttributePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newStringAttributePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg StringAttributeCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -75,19 +77,19 @@ func (p *stringAttributePolicy) matchString(s string) bool {
 	return ok
 }
 
-func (p *stringAttributePolicy) matchResource(res pcommon.Resource) bool {
+func (p *stringAttributePolicy) MatchResource(res pcommon.Resource) bool {
 	v, ok := res.Attributes().Get(p.key)
 	return ok && v.Type() == pcommon.ValueTypeStr && p.matchString(v.Str())
 }
 
-func (p *stringAttributePolicy) matchSpan(span ptrace.Span) bool {
+func (p *stringAttributePolicy) MatchSpan(span ptrace.Span) bool {
 	v, ok := span.Attributes().Get(p.key)
 	// Upstream skips empty span values; so do we, for the same verdicts.
 	return ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" && p.matchString(v.Str())
 }
 
-func (p *stringAttributePolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
-	return matchDecision(anyMatch(t, p), p.invert), nil
+func (p *stringAttributePolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
+	return matchDecision(policy.AnyMatch(t, p), p.invert), nil
 }
 
 // numeric_attribute
@@ -98,7 +100,7 @@ type numericAttributePolicy struct {
 	invert   bool
 }
 
-func newNumericAttributePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newNumericAttributePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg NumericAttributeCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -138,18 +140,18 @@ func (p *numericAttributePolicy) inRange(v pcommon.Value) bool {
 	return false
 }
 
-func (p *numericAttributePolicy) matchResource(res pcommon.Resource) bool {
+func (p *numericAttributePolicy) MatchResource(res pcommon.Resource) bool {
 	v, ok := res.Attributes().Get(p.key)
 	return ok && p.inRange(v)
 }
 
-func (p *numericAttributePolicy) matchSpan(span ptrace.Span) bool {
+func (p *numericAttributePolicy) MatchSpan(span ptrace.Span) bool {
 	v, ok := span.Attributes().Get(p.key)
 	return ok && p.inRange(v)
 }
 
-func (p *numericAttributePolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
-	return matchDecision(anyMatch(t, p), p.invert), nil
+func (p *numericAttributePolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
+	return matchDecision(policy.AnyMatch(t, p), p.invert), nil
 }
 
 // boolean_attribute
@@ -160,7 +162,7 @@ type booleanAttributePolicy struct {
 	invert bool
 }
 
-func newBooleanAttributePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newBooleanAttributePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg BooleanAttributeCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -171,16 +173,24 @@ func newBooleanAttributePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, er
 	return &booleanAttributePolicy{key: cfg.Key, value: cfg.Value, invert: cfg.InvertMatch}, nil
 }
 
-func (p *booleanAttributePolicy) matchResource(res pcommon.Resource) bool {
+func (p *booleanAttributePolicy) MatchResource(res pcommon.Resource) bool {
 	v, ok := res.Attributes().Get(p.key)
 	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool() == p.value
 }
 
-func (p *booleanAttributePolicy) matchSpan(span ptrace.Span) bool {
+func (p *booleanAttributePolicy) MatchSpan(span ptrace.Span) bool {
 	v, ok := span.Attributes().Get(p.key)
 	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool() == p.value
 }
 
-func (p *booleanAttributePolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
-	return matchDecision(anyMatch(t, p), p.invert), nil
+func (p *booleanAttributePolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
+	return matchDecision(policy.AnyMatch(t, p), p.invert), nil
+}
+
+// matchDecision maps a scan result to a decision. invert_match flips the
+// policy's own match and nothing else, as upstream does since it removed
+// its inverted decisions: an inverted policy samples the traces in which
+// no resource or span matches (a missing key counts as no match).
+func matchDecision(matched, invert bool) policy.Decision {
+	return boolDecision(matched != invert)
 }

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // compositePolicy evaluates its sub-policies in policy_order and keeps a
@@ -38,11 +40,11 @@ type compositePolicy struct {
 
 type compositeSub struct {
 	name   string
-	p      Policy
+	p      policy.Policy
 	budget int64 // spans per second
 }
 
-func (c *combinators) composite(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func (c *combinators) composite(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg CompositeCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -137,23 +139,23 @@ func (c *combinators) composite(set PolicySettings, conf *confmap.Conf) (Policy,
 // through span-ingest, where each batch of a trace is charged again).
 func (p *compositePolicy) Stateful() bool { return true }
 
-func (p *compositePolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
+func (p *compositePolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
 	n := int64(t.SpanCount())
 	for i := range p.subs {
 		s := &p.subs[i]
 		// Sub-policies run outside the lock: they may scan the whole trace.
 		d, err := s.p.Evaluate(ctx, t)
 		if err != nil {
-			return Unspecified, err
+			return policy.Unspecified, err
 		}
 		if !matches(d) {
 			continue
 		}
 		if p.admit(i, n) {
-			return Sampled, nil
+			return policy.Sampled, nil
 		}
 	}
-	return NotSampled, nil
+	return policy.NotSampled, nil
 }
 
 // admit charges n spans to sub i if its share and the total allow it.

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/ottlfuncs"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // ottlPolicy samples a trace when any span satisfies any `span` condition
@@ -23,7 +25,7 @@ type ottlPolicy struct {
 	events *ottl.ConditionSequence[*ottlspanevent.TransformContext]
 }
 
-func newOTTLConditionPolicy(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg OTTLConditionCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -116,7 +118,7 @@ func (s *ottlScan) visit(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptr
 	return true
 }
 
-func (p *ottlPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
+func (p *ottlPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
 	s := ottlScanPool.Get().(*ottlScan)
 	s.p, s.ctx = p, ctx
 	t.Spans(s.fn)
@@ -124,7 +126,7 @@ func (p *ottlPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
 	*s = ottlScan{fn: s.fn}
 	ottlScanPool.Put(s)
 	if err != nil {
-		return Unspecified, err
+		return policy.Unspecified, err
 	}
 	return boolDecision(matched), nil
 }

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy/policytest"
 )
 
 func TestPolicyOTTL(t *testing.T) {
@@ -19,17 +22,17 @@ func TestPolicyOTTL(t *testing.T) {
 	tests := []struct {
 		name  string
 		block string
-		tr    *fakeTrace
-		want  Decision
+		tr    *policytest.Trace
+		want  policy.Decision
 	}{
-		{"span match", `span: ['attributes["http.method"] == "POST"']`, post, Sampled},
-		{"span no match", `span: ['attributes["http.method"] == "POST"']`, plain, NotSampled},
-		{"span or", `span: ['name == "nope"', 'attributes["http.method"] == "GET"']`, plain, Sampled},
-		{"resource path", `span: ['resource.attributes["service.name"] == "checkout"']`, resource, Sampled},
-		{"converter", `span: ['IsMatch(attributes["http.method"], "^PO")']`, post, Sampled},
-		{"spanevent match", `spanevent: ['name == "exception"']`, withEvent, Sampled},
-		{"spanevent no match", `spanevent: ['name == "panic"']`, withEvent, NotSampled},
-		{"span or spanevent", `{span: ['name == "nope"'], spanevent: ['name == "log"']}`, withEvent, Sampled},
+		{"span match", `span: ['attributes["http.method"] == "POST"']`, post, policy.Sampled},
+		{"span no match", `span: ['attributes["http.method"] == "POST"']`, plain, policy.NotSampled},
+		{"span or", `span: ['name == "nope"', 'attributes["http.method"] == "GET"']`, plain, policy.Sampled},
+		{"resource path", `span: ['resource.attributes["service.name"] == "checkout"']`, resource, policy.Sampled},
+		{"converter", `span: ['IsMatch(attributes["http.method"], "^PO")']`, post, policy.Sampled},
+		{"spanevent match", `spanevent: ['name == "exception"']`, withEvent, policy.Sampled},
+		{"spanevent no match", `spanevent: ['name == "panic"']`, withEvent, policy.NotSampled},
+		{"span or spanevent", `{span: ['name == "nope"'], spanevent: ['name == "log"']}`, withEvent, policy.Sampled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,7 +40,7 @@ func TestPolicyOTTL(t *testing.T) {
 			if block[0] != '{' {
 				block = "{" + block + "}"
 			}
-			p := mustPolicy(t, one(`{name: o, type: ottl_condition, ottl_condition: `+block+`}`), PolicySettings{})
+			p := mustPolicy(t, one(`{name: o, type: ottl_condition, ottl_condition: `+block+`}`), policy.Settings{})
 			assert.Equal(t, tt.want, evalPolicy(t, p, tt.tr))
 		})
 	}
@@ -52,7 +55,7 @@ func TestPolicyOTTLErrorModes(t *testing.T) {
 	for _, mode := range []string{"", "propagate", "ignore", "silent"} {
 		t.Run("mode="+mode, func(t *testing.T) {
 			core, logs := observer.New(zap.WarnLevel)
-			set := PolicySettings{Telemetry: component.TelemetrySettings{Logger: zap.New(core)}}
+			set := policy.Settings{Telemetry: component.TelemetrySettings{Logger: zap.New(core)}}
 			block := `{span: ` + conds + `}`
 			if mode != "" {
 				block = `{error_mode: ` + mode + `, span: ` + conds + `}`
@@ -62,10 +65,10 @@ func TestPolicyOTTLErrorModes(t *testing.T) {
 			switch mode {
 			case "", "propagate":
 				require.Error(t, err)
-				assert.Equal(t, Unspecified, d)
+				assert.Equal(t, policy.Unspecified, d)
 			default:
 				require.NoError(t, err)
-				assert.Equal(t, Sampled, d)
+				assert.Equal(t, policy.Sampled, d)
 				if mode == "silent" {
 					assert.Zero(t, logs.Len())
 				} else {

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // always_sample
 
 type alwaysSample struct{}
 
-func newAlwaysSamplePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newAlwaysSamplePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var none struct{}
 	if err := decodeBlock(conf, &none); err != nil {
 		return nil, err
@@ -22,7 +24,9 @@ func newAlwaysSamplePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error)
 	return alwaysSample{}, nil
 }
 
-func (alwaysSample) Evaluate(context.Context, Trace) (Decision, error) { return Sampled, nil }
+func (alwaysSample) Evaluate(context.Context, policy.Trace) (policy.Decision, error) {
+	return policy.Sampled, nil
+}
 
 // latency
 
@@ -30,7 +34,7 @@ type latencyPolicy struct {
 	lowerMs, upperMs int64
 }
 
-func newLatencyPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newLatencyPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg LatencyCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -59,10 +63,10 @@ func newLatencyPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
 // while it scans spans, so it keeps a trace as soon as a prefix of its
 // spans falls in the band even when the whole trace lasts longer; the
 // final duration is used here, so the band means what it says.
-func (p *latencyPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+func (p *latencyPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	first, last := t.FirstStart(), t.LastEnd()
 	if first == 0 || last < first {
-		return NotSampled, nil
+		return policy.NotSampled, nil
 	}
 	ms := time.Duration(last - first).Milliseconds()
 	if p.upperMs == 0 {
@@ -81,7 +85,7 @@ type spanCountPolicy struct {
 	min, max int
 }
 
-func newSpanCountPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newSpanCountPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg SpanCountCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func newSpanCountPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
 	return &spanCountPolicy{min: int(cfg.MinSpans), max: int(cfg.MaxSpans)}, nil
 }
 
-func (p *spanCountPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+func (p *spanCountPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	n := t.SpanCount()
 	return boolDecision(n >= p.min && (p.max == 0 || n <= p.max)), nil
 }
@@ -131,7 +135,7 @@ type probabilisticPolicy struct {
 	otelThreshold uint64
 }
 
-func newProbabilisticPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newProbabilisticPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg ProbabilisticCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -182,7 +186,7 @@ func probabilityThreshold(ratio float64) uint64 {
 	return v
 }
 
-func (p *probabilisticPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+func (p *probabilisticPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	id := t.ID()
 	h := p.saltState
 	for _, b := range id {
@@ -194,9 +198,9 @@ func (p *probabilisticPolicy) Evaluate(_ context.Context, t Trace) (Decision, er
 
 // trace_flags
 
-type traceFlagsPolicy struct{ noResource }
+type traceFlagsPolicy struct{ policy.SpansOnly }
 
-func newTraceFlagsPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newTraceFlagsPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var none struct{}
 	if err := decodeBlock(conf, &none); err != nil {
 		return nil, err
@@ -208,20 +212,20 @@ func newTraceFlagsPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
 // the OTLP span flags.
 const w3cSampled = 0x01
 
-func (p *traceFlagsPolicy) matchSpan(span ptrace.Span) bool { return span.Flags()&w3cSampled != 0 }
+func (p *traceFlagsPolicy) MatchSpan(span ptrace.Span) bool { return span.Flags()&w3cSampled != 0 }
 
-func (p *traceFlagsPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
-	return boolDecision(anyMatch(t, p)), nil
+func (p *traceFlagsPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
+	return boolDecision(policy.AnyMatch(t, p)), nil
 }
 
 // status_code
 
 type statusCodePolicy struct {
-	noResource
+	policy.SpansOnly
 	codes [3]bool // indexed by ptrace.StatusCode
 }
 
-func newStatusCodePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newStatusCodePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg StatusCodeCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -249,18 +253,18 @@ func newStatusCodePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
 	return p, nil
 }
 
-func (p *statusCodePolicy) matchSpan(span ptrace.Span) bool {
+func (p *statusCodePolicy) MatchSpan(span ptrace.Span) bool {
 	c := span.Status().Code()
 	return c >= 0 && int(c) < len(p.codes) && p.codes[c]
 }
 
-func (p *statusCodePolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
-	return boolDecision(anyMatch(t, p)), nil
+func (p *statusCodePolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
+	return boolDecision(policy.AnyMatch(t, p)), nil
 }
 
-func boolDecision(ok bool) Decision {
+func boolDecision(ok bool) policy.Decision {
 	if ok {
-		return Sampled
+		return policy.Sampled
 	}
-	return NotSampled
+	return policy.NotSampled
 }

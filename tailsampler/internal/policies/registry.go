@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // Built-in policy type names, spelt as upstream spells them.
@@ -21,7 +23,7 @@ const (
 	typeStatusCode       = "status_code"
 	typeStringAttribute  = "string_attribute"
 	typeRateLimiting     = "rate_limiting"
-	typeBytesLimiting    = "bytes_limiting"
+	TypeBytesLimiting    = "bytes_limiting"
 	typeSpanCount        = "span_count"
 	typeTraceState       = "trace_state"
 	typeTraceFlags       = "trace_flags"
@@ -35,7 +37,7 @@ const (
 
 var (
 	// ErrUnknownPolicyType is wrapped by errors about a `type` that is
-	// neither built in nor registered with WithPolicyType.
+	// neither built in nor registered (tailsampler.WithPolicyType).
 	ErrUnknownPolicyType = errors.New("unknown policy type")
 	// ErrDuplicatePolicyName is wrapped by errors about two policies of
 	// the same list sharing a name.
@@ -48,7 +50,7 @@ var (
 // combinators builds sub-policies of and/not/drop/composite from the
 // registry it is bound to, so that custom types can be nested too.
 type combinators struct {
-	reg map[string]PolicyFactory
+	reg map[string]policy.Factory
 }
 
 // combinatorPointers identifies our combinator factories inside a registry
@@ -64,10 +66,10 @@ var combinatorPointers = func() map[uintptr]string {
 	}
 }()
 
-// builtinPolicyTypes returns a fresh registry of every built-in type. The
-// built-ins use exactly the PolicyFactory signature custom types use.
-func builtinPolicyTypes() map[string]PolicyFactory {
-	reg := map[string]PolicyFactory{
+// Builtin returns a fresh registry of every built-in type. The built-ins
+// use exactly the policy.Factory signature custom types use.
+func Builtin() map[string]policy.Factory {
+	reg := map[string]policy.Factory{
 		typeAlwaysSample:     newAlwaysSamplePolicy,
 		typeLatency:          newLatencyPolicy,
 		typeNumericAttribute: newNumericAttributePolicy,
@@ -75,7 +77,7 @@ func builtinPolicyTypes() map[string]PolicyFactory {
 		typeStatusCode:       newStatusCodePolicy,
 		typeStringAttribute:  newStringAttributePolicy,
 		typeRateLimiting:     newRateLimitingPolicy,
-		typeBytesLimiting:    newBytesLimitingPolicy,
+		TypeBytesLimiting:    newBytesLimitingPolicy,
 		typeSpanCount:        newSpanCountPolicy,
 		typeTraceState:       newTraceStatePolicy,
 		typeTraceFlags:       newTraceFlagsPolicy,
@@ -93,11 +95,11 @@ func builtinPolicyTypes() map[string]PolicyFactory {
 
 // bindRegistry returns a copy of reg whose combinators build their
 // sub-policies from that copy, so a registry extended with custom types
-// after builtinPolicyTypes returned still nests them. Factories the caller
+// after Builtin returned still nests them. Factories the caller
 // put under a combinator's name are left alone.
-func bindRegistry(reg map[string]PolicyFactory) map[string]PolicyFactory {
+func bindRegistry(reg map[string]policy.Factory) map[string]policy.Factory {
 	if reg == nil {
-		return builtinPolicyTypes()
+		return Builtin()
 	}
 	out := maps.Clone(reg)
 	c := &combinators{reg: out}
@@ -119,10 +121,10 @@ func bindRegistry(reg map[string]PolicyFactory) map[string]PolicyFactory {
 	return out
 }
 
-// validatePolicies reports every problem of a policy list at once: names,
+// Validate reports every problem of a policy list at once: names,
 // types, stray keys and whatever each type's factory rejects, each error
 // naming "policies[i] (name)::type::key".
-func validatePolicies(cfgs []PolicyCfg, reg map[string]PolicyFactory) error {
+func Validate(cfgs []PolicyCfg, reg map[string]policy.Factory) error {
 	if len(cfgs) == 0 {
 		return errors.New("policies: at least one policy is required")
 	}
@@ -138,13 +140,9 @@ func validatePolicies(cfgs []PolicyCfg, reg map[string]PolicyFactory) error {
 	return errors.Join(errs...)
 }
 
-// ErrStatefulPolicy is wrapped by the error about stateful policies under
-// `sampling_strategy: span-ingest`.
-var ErrStatefulPolicy = errors.New("stateful policy")
-
-// statefulPolicies names the top-level policies of a valid list that are
-// stateful (StatefulPolicy), each as "policies[i] (name)".
-func statefulPolicies(cfgs []PolicyCfg, reg map[string]PolicyFactory) []string {
+// StatefulNames names the top-level policies of a valid list that are
+// stateful (policy.Stateful), each as "policies[i] (name)".
+func StatefulNames(cfgs []PolicyCfg, reg map[string]policy.Factory) []string {
 	reg = bindRegistry(reg)
 	set := validationSettings()
 	var names []string
@@ -157,15 +155,9 @@ func statefulPolicies(cfgs []PolicyCfg, reg map[string]PolicyFactory) []string {
 	return names
 }
 
-// statefulError says why span-ingest refuses the named policies.
-func statefulError(names []string) error {
-	return fmt.Errorf("sampling_strategy: %q evaluates a trace on every batch, so it cannot use a %w (a budget, or a bound a growing trace may cross): %s",
-		StrategySpanIngest, ErrStatefulPolicy, strings.Join(names, ", "))
-}
-
 // validationSettings builds throwaway policies: nothing is recorded.
-func validationSettings() PolicySettings {
-	return normalizeSettings(PolicySettings{Telemetry: component.TelemetrySettings{}})
+func validationSettings() policy.Settings {
+	return normalizeSettings(policy.Settings{Telemetry: component.TelemetrySettings{}})
 }
 
 func label(list string, i int, name string) string {
@@ -194,7 +186,7 @@ func checkNames(list string, cfgs []PolicyCfg, required bool) []error {
 
 // buildPolicy builds one entry through its type's factory. Errors are
 // prefixed with where the entry sits in the configuration.
-func buildPolicy(cfg *PolicyCfg, where string, reg map[string]PolicyFactory, set PolicySettings) (Policy, error) {
+func buildPolicy(cfg *PolicyCfg, where string, reg map[string]policy.Factory, set policy.Settings) (policy.Policy, error) {
 	if cfg.Type == "" {
 		return nil, fmt.Errorf("%s::type: must not be empty", where)
 	}

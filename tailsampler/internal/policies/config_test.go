@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"path/filepath"
@@ -28,12 +28,12 @@ func TestPolicyConfigDecodesSeedVerbatim(t *testing.T) {
 	assert.Equal(t, []string{"ERROR"}, cfgs[0].StatusCode.StatusCodes)
 	assert.Equal(t, int64(1000), cfgs[1].Latency.ThresholdMs)
 	assert.InDelta(t, 10.0, cfgs[2].Probabilistic.SamplingPercentage, 0)
-	require.NoError(t, validatePolicies(cfgs, builtinPolicyTypes()))
+	require.NoError(t, Validate(cfgs, Builtin()))
 }
 
 func TestPolicyConfigDecodesEveryKey(t *testing.T) {
 	cfgs := loadFile(t, "policies_all.yaml")
-	require.NoError(t, validatePolicies(cfgs, builtinPolicyTypes()))
+	require.NoError(t, Validate(cfgs, Builtin()))
 	by := map[string]PolicyCfg{}
 	for _, c := range cfgs {
 		by[c.Name] = c

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -7,35 +7,46 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // Per-policy instruments, named as upstream's.
 const (
-	mCountTracesSampled      = "otelcol_processor_tail_sampling_count_traces_sampled"
-	mPolicyEvaluationError   = "otelcol_processor_tail_sampling_sampling_policy_evaluation_error"
-	mSamplingDecisionLatency = "otelcol_processor_tail_sampling_sampling_decision_latency"
+	MetricCountTracesSampled      = "otelcol_processor_tail_sampling_count_traces_sampled"
+	MetricPolicyEvaluationError   = "otelcol_processor_tail_sampling_sampling_policy_evaluation_error"
+	MetricSamplingDecisionLatency = "otelcol_processor_tail_sampling_sampling_decision_latency"
 )
 
-// policySet is the configured top-level policy list and the evaluator that
+// Options configures New.
+type Options struct {
+	// SampleOnFirstMatch stops evaluating at the first policy that samples.
+	SampleOnFirstMatch bool
+	// Meter records the per-policy metrics; nil records nothing.
+	Meter metric.Meter
+}
+
+// Set is the configured top-level policy list and the evaluator that
 // combines its verdicts. It is safe for concurrent use if its policies are.
-type policySet struct {
-	drops              []*policyEntry // top-level drop policies, consulted first
-	others             []*policyEntry // every other policy, in configured order
+type Set struct {
+	drops              []*entry // top-level drop policies, consulted first
+	others             []*entry // every other policy, in configured order
 	sampleOnFirstMatch bool
 	now                func() time.Time
-	slots              int // number of policyEntry slots (see policyTally)
+	slots              int // number of entry slots (see Tally)
 
 	countSampled metric.Int64Counter
 	evalErrors   metric.Int64Counter
 	latency      metric.Int64Histogram
 }
 
-// policyEntry carries one policy and its metric attribute sets, built once
+// entry carries one policy and its metric attribute sets, built once
 // so recording a measurement allocates nothing.
-type policyEntry struct {
+type entry struct {
 	name       string
-	slot       int // index into policyTally's counts
-	p          Policy
+	slot       int // index into Tally's counts
+	p          policy.Policy
 	optSampled []metric.AddOption // policy=name, sampled=true
 	optNot     []metric.AddOption // policy=name, sampled=false
 	optPolicy  []metric.AddOption
@@ -48,24 +59,27 @@ type policyEntry struct {
 	stateful  bool
 }
 
-// newPolicySet builds every policy of cfgs from reg (built-in and custom
-// types). Validation errors have the same text as validatePolicies.
-func newPolicySet(cfgs []PolicyCfg, reg map[string]PolicyFactory, set PolicySettings, sampleOnFirstMatch bool) (*policySet, error) {
-	if err := validatePolicies(cfgs, reg); err != nil {
+// New builds every policy of cfgs from reg (built-in and custom types).
+// Validation errors have the same text as Validate's.
+func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, opts Options) (*Set, error) {
+	if err := Validate(cfgs, reg); err != nil {
 		return nil, err
 	}
 	set = normalizeSettings(set)
 	reg = bindRegistry(reg)
-	m := set.Telemetry.MeterProvider.Meter(scopeName)
-	ps := &policySet{sampleOnFirstMatch: sampleOnFirstMatch, now: time.Now}
+	m := opts.Meter
+	if m == nil {
+		m = noop.NewMeterProvider().Meter("")
+	}
+	ps := &Set{sampleOnFirstMatch: opts.SampleOnFirstMatch, now: time.Now}
 	var errs, err error
-	ps.countSampled, err = m.Int64Counter(mCountTracesSampled, metric.WithUnit("{traces}"),
+	ps.countSampled, err = m.Int64Counter(MetricCountTracesSampled, metric.WithUnit("{traces}"),
 		metric.WithDescription("Count of traces that were sampled or not per sampling policy."))
 	errs = errors.Join(errs, err)
-	ps.evalErrors, err = m.Int64Counter(mPolicyEvaluationError, metric.WithUnit("{errors}"),
+	ps.evalErrors, err = m.Int64Counter(MetricPolicyEvaluationError, metric.WithUnit("{errors}"),
 		metric.WithDescription("Count of sampling policy evaluation errors."))
 	errs = errors.Join(errs, err)
-	ps.latency, err = m.Int64Histogram(mSamplingDecisionLatency, metric.WithUnit("µs"),
+	ps.latency, err = m.Int64Histogram(MetricSamplingDecisionLatency, metric.WithUnit("µs"),
 		metric.WithDescription("Latency (in microseconds) of a given sampling policy."),
 		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 50000))
 	errs = errors.Join(errs, err)
@@ -79,7 +93,7 @@ func newPolicySet(cfgs []PolicyCfg, reg map[string]PolicyFactory, set PolicySett
 			return nil, err
 		}
 		pol := attribute.String("policy", c.Name)
-		e := &policyEntry{
+		e := &entry{
 			name:       c.Name,
 			slot:       i,
 			p:          p,
@@ -120,15 +134,15 @@ func newPolicySet(cfgs []PolicyCfg, reg map[string]PolicyFactory, set PolicySett
 //
 // A policy that returns an error is counted in
 // sampling_policy_evaluation_error and has no vote.
-func (ps *policySet) Decide(ctx context.Context, t Trace) (Decision, string) {
-	return ps.decide(ctx, t, nil)
+func (ps *Set) Decide(ctx context.Context, t policy.Trace) (policy.Decision, string) {
+	return ps.DecideTally(ctx, t, nil)
 }
 
-// stateful names the top-level policies that are stateful (see
-// StatefulPolicy), in configured order.
-func (ps *policySet) stateful() []string {
+// Stateful names the top-level policies that are stateful (see
+// policy.Stateful), in configured order.
+func (ps *Set) Stateful() []string {
 	var names []string
-	for _, group := range [2][]*policyEntry{ps.drops, ps.others} {
+	for _, group := range [2][]*entry{ps.drops, ps.others} {
 		for _, e := range group {
 			if e.stateful {
 				names = append(names, e.name)
@@ -138,23 +152,23 @@ func (ps *policySet) stateful() []string {
 	return names
 }
 
-// policyTally accumulates per-policy counts over many decisions, so a
+// Tally accumulates per-policy counts over many decisions, so a
 // decision round adds to count_traces_sampled and
 // sampling_policy_evaluation_error once per policy and outcome instead of
 // once per trace and policy (with the SDK, each Add locks and looks up an
 // attribute set; five per trace doubled the cost of a P2 decision).
 // Its zero value is ready; it is not safe for concurrent use.
-type policyTally struct {
-	sampled, not, errs []int64 // by policyEntry.slot
+type Tally struct {
+	sampled, not, errs []int64 // by entry.slot
 	dirty              bool
 }
 
-// flush adds the accumulated counts to the instruments and resets them.
-func (ps *policySet) flush(ctx context.Context, t *policyTally) {
+// Flush adds the accumulated counts to the instruments and resets them.
+func (ps *Set) Flush(ctx context.Context, t *Tally) {
 	if !t.dirty {
 		return
 	}
-	for _, group := range [2][]*policyEntry{ps.drops, ps.others} {
+	for _, group := range [2][]*entry{ps.drops, ps.others} {
 		for _, e := range group {
 			if n := t.sampled[e.slot]; n > 0 {
 				ps.countSampled.Add(ctx, n, e.optSampled...)
@@ -173,9 +187,9 @@ func (ps *policySet) flush(ctx context.Context, t *policyTally) {
 	t.dirty = false
 }
 
-// decide is Decide that counts into tally (flushed by the caller) when it
-// is not nil, and records each count at once when it is.
-func (ps *policySet) decide(ctx context.Context, t Trace, tally *policyTally) (Decision, string) {
+// DecideTally is Decide that counts into tally (flushed by the caller)
+// when it is not nil, and records each count at once when it is.
+func (ps *Set) DecideTally(ctx context.Context, t policy.Trace, tally *Tally) (policy.Decision, string) {
 	if tally != nil && len(tally.sampled) != ps.slots {
 		tally.sampled = make([]int64, ps.slots)
 		tally.not = make([]int64, ps.slots)
@@ -190,50 +204,52 @@ func (ps *policySet) decide(ctx context.Context, t Trace, tally *policyTally) (D
 		start = ps.now()
 	}
 	for _, e := range ps.drops {
-		var d Decision
+		var d policy.Decision
 		d, start = ps.eval(ctx, e, t, timed, start, tally)
-		if d == Dropped {
-			return Dropped, e.name
+		if d == policy.Dropped {
+			return policy.Dropped, e.name
 		}
 	}
-	var sampled, firstInvertSampled, firstInvertNot *policyEntry
+	var sampled, firstInvertSampled, firstInvertNot *entry
 	notSampled := false
 	for _, e := range ps.others {
-		var d Decision
+		var d policy.Decision
 		d, start = ps.eval(ctx, e, t, timed, start, tally)
 		switch d {
-		case Dropped:
+		case policy.Dropped:
 			// A custom (or nested) policy may veto like a drop policy does.
-			return Dropped, e.name
-		case Sampled:
+			return policy.Dropped, e.name
+		case policy.Sampled:
 			if sampled == nil || e.threshold < sampled.threshold {
 				sampled = e
 			}
-		case InvertSampled:
+		//lint:ignore SA1019 custom policies may still return inverted verdicts; upstream's precedence applies
+		case policy.InvertSampled:
 			if firstInvertSampled == nil {
 				firstInvertSampled = e
 			}
-		case InvertNotSampled:
+		//lint:ignore SA1019 custom policies may still return inverted verdicts; upstream's precedence applies
+		case policy.InvertNotSampled:
 			if firstInvertNot == nil {
 				firstInvertNot = e
 			}
-		case NotSampled:
+		case policy.NotSampled:
 			notSampled = true
-		case Unspecified, errorVote:
+		case policy.Unspecified, errorVote:
 		}
-		if ps.sampleOnFirstMatch && d == Sampled {
+		if ps.sampleOnFirstMatch && d == policy.Sampled {
 			break
 		}
 	}
 	switch {
 	case firstInvertNot != nil:
-		return NotSampled, ""
+		return policy.NotSampled, ""
 	case sampled != nil:
-		return Sampled, sampled.name
+		return policy.Sampled, sampled.name
 	case firstInvertSampled != nil && !notSampled:
-		return Sampled, firstInvertSampled.name
+		return policy.Sampled, firstInvertSampled.name
 	}
-	return NotSampled, ""
+	return policy.NotSampled, ""
 }
 
 // latencySampleMask selects the traces whose decision latency is measured:
@@ -242,19 +258,19 @@ const latencySampleMask = 0x07
 
 // errorVote marks an evaluation that failed; it is never returned to the
 // caller of Decide.
-const errorVote Decision = 255
+const errorVote policy.Decision = 255
 
 // eval runs one policy and records its metrics. Latency is measured from
 // the end of the previous policy's evaluation, so each policy costs one
 // clock read instead of two.
-func (ps *policySet) eval(ctx context.Context, e *policyEntry, t Trace, timed bool, start time.Time, tally *policyTally) (Decision, time.Time) {
+func (ps *Set) eval(ctx context.Context, e *entry, t policy.Trace, timed bool, start time.Time, tally *Tally) (policy.Decision, time.Time) {
 	d, err := e.p.Evaluate(ctx, t)
 	end := start
 	if timed {
 		end = ps.now()
 		ps.latency.Record(ctx, end.Sub(start).Microseconds(), e.optLatency...)
 	}
-	sampled := d == Sampled || d == InvertSampled
+	sampled := d.Samples()
 	if tally != nil {
 		tally.dirty = true
 		switch {
@@ -289,7 +305,7 @@ type thresholdReporter interface {
 
 // thresholdOf is p's sampling threshold: 0 (always sample) for every
 // policy that does not report one, as upstream treats them.
-func thresholdOf(p Policy) uint64 {
+func thresholdOf(p policy.Policy) uint64 {
 	if r, ok := p.(thresholdReporter); ok {
 		return r.samplingThreshold()
 	}

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"hash"

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 //
 // Every built-in type has a typed block, so upstream YAML decodes unchanged
 // and a misspelt key inside a block is rejected by the config loader. Blocks
-// of custom policy types (registered with WithPolicyType) land in Extra,
+// of custom policy types (registered with tailsampler.WithPolicyType) land in Extra,
 // keyed by the type name, and are handed to their factory as-is.
 type PolicyCfg struct {
 	Name string `mapstructure:"name"`
@@ -161,7 +161,7 @@ func (c *PolicyCfg) typedBlock() any {
 		return &c.StringAttribute
 	case typeRateLimiting:
 		return &c.RateLimiting
-	case typeBytesLimiting:
+	case TypeBytesLimiting:
 		return &c.BytesLimiting
 	case typeSpanCount:
 		return &c.SpanCount
@@ -202,7 +202,7 @@ func (c PolicyCfg) Marshal(conf *confmap.Conf) error {
 
 // blockConf is the configuration block a factory receives: the typed block
 // re-encoded for built-in types, the raw map for custom ones. Both go
-// through the same PolicyFactory signature.
+// through the same policy.Factory signature.
 func (c *PolicyCfg) blockConf() (*confmap.Conf, error) {
 	if b := c.typedBlock(); b != nil {
 		conf := confmap.New()
@@ -235,9 +235,9 @@ func (c *PolicyCfg) strayKeys() []string {
 	return out
 }
 
-// usesType reports whether a policy of type typ appears anywhere in cfgs,
+// UsesType reports whether a policy of type typ appears anywhere in cfgs,
 // sub-policies included.
-func usesType(cfgs []PolicyCfg, typ string) bool {
+func UsesType(cfgs []PolicyCfg, typ string) bool {
 	for i := range cfgs {
 		c := &cfgs[i]
 		if c.Type == typ {
@@ -256,7 +256,7 @@ func usesType(cfgs []PolicyCfg, typ string) bool {
 				subs = []PolicyCfg{*c.Not.SubPolicy}
 			}
 		}
-		if usesType(subs, typ) {
+		if UsesType(subs, typ) {
 			return true
 		}
 	}

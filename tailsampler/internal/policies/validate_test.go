@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 func TestPolicyValidationMessages(t *testing.T) {
@@ -129,7 +131,7 @@ policies:
 		t.Run(tt.name, func(t *testing.T) {
 			cfgs, err := loadPolicies(t, tt.yaml)
 			require.NoError(t, err)
-			err = validatePolicies(cfgs, builtinPolicyTypes())
+			err = Validate(cfgs, Builtin())
 			require.Error(t, err)
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
@@ -137,8 +139,8 @@ policies:
 			if tt.is != nil {
 				assert.ErrorIs(t, err, tt.is)
 			}
-			// newPolicySet refuses the same configuration with the same text.
-			_, err2 := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+			// New refuses the same configuration with the same text.
+			_, err2 := New(cfgs, Builtin(), policy.Settings{}, Options{})
 			require.Error(t, err2)
 			assert.Equal(t, err.Error(), err2.Error())
 		})
@@ -146,15 +148,15 @@ policies:
 }
 
 func TestPolicyValidationEmptyList(t *testing.T) {
-	require.EqualError(t, validatePolicies(nil, builtinPolicyTypes()), "policies: at least one policy is required")
+	require.EqualError(t, Validate(nil, Builtin()), "policies: at least one policy is required")
 }
 
 // A custom type registered next to the built-ins is nested inside
 // combinators, whose registry is re-bound to the extended one.
 func TestPolicyCustomTypeNestsInCombinators(t *testing.T) {
-	reg := builtinPolicyTypes()
+	reg := Builtin()
 	var seen map[string]any
-	reg["my_type"] = func(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+	reg["my_type"] = func(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 		var cfg struct {
 			Keep bool `mapstructure:"keep"`
 		}
@@ -162,7 +164,7 @@ func TestPolicyCustomTypeNestsInCombinators(t *testing.T) {
 			return nil, err
 		}
 		seen = conf.ToStringMap()
-		return PolicyFunc(func(context.Context, Trace) (Decision, error) { return boolDecision(cfg.Keep), nil }), nil
+		return policy.Func(func(context.Context, policy.Trace) (policy.Decision, error) { return boolDecision(cfg.Keep), nil }), nil
 	}
 	cfgs, err := loadPolicies(t, `
 policies:
@@ -174,11 +176,11 @@ policies:
         - {name: all, type: always_sample}
 `)
 	require.NoError(t, err)
-	ps, err := newPolicySet(cfgs, reg, PolicySettings{}, false)
+	ps, err := New(cfgs, reg, policy.Settings{}, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"keep": true}, seen)
 	d, name := ps.Decide(context.Background(), buildTrace(testTraceID, spanSpec{durMs: 1}))
-	assert.Equal(t, Sampled, d)
+	assert.Equal(t, policy.Sampled, d)
 	assert.Equal(t, "outer", name)
 
 	// A custom factory's errors get the same path prefix; unknown keys in
@@ -188,43 +190,28 @@ policies:
   - {name: m, type: my_type, my_type: {kep: true}}
 `)
 	require.NoError(t, err)
-	err = validatePolicies(cfgs, reg)
+	err = Validate(cfgs, reg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "policies[0] (m)::my_type::")
 	assert.Contains(t, err.Error(), "kep")
 	assert.False(t, errors.Is(err, ErrUnknownPolicyType))
 }
 
-func TestValidateSpanIngestRefusesStatefulPolicies(t *testing.T) {
+// Stateful policies are found at every level of nesting, by place
+// (StatefulNames, for Validate) and by name (Set.Stateful).
+func TestStatefulNames(t *testing.T) {
 	cfgs, err := loadPolicies(t, `
 policies:
   - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
   - {name: budget, type: rate_limiting, rate_limiting: {spans_per_second: 10}}
-  - {name: band, type: latency, latency: {threshold_ms: 10, upper_threshold_ms: 20}}
   - {name: slow, type: latency, latency: {threshold_ms: 10}}
-  - {name: small, type: span_count, span_count: {min_spans: 1, max_spans: 5}}
-  - {name: bytes, type: bytes_limiting, bytes_limiting: {bytes_per_second: 10}}
-  - {name: c, type: composite, composite: {max_total_spans_per_second: 10, composite_sub_policy: [{name: x, type: always_sample}]}}
-  - {name: a, type: and, and: {and_sub_policy: [{name: x, type: always_sample}, {name: y, type: rate_limiting, rate_limiting: {spans_per_second: 1}}]}}
-  - {name: n, type: not, not: {not_sub_policy: {name: y, type: span_count, span_count: {max_spans: 3}}}}
+  - {name: band, type: latency, latency: {threshold_ms: 10, upper_threshold_ms: 20}}
+  - {name: a, type: and, and: {and_sub_policy: [{name: x, type: always_sample}, {name: y, type: span_count, span_count: {max_spans: 3}}]}}
   - {name: d, type: drop, drop: {drop_sub_policy: [{name: y, type: string_attribute, string_attribute: {key: k, values: [v]}}]}}
 `)
 	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	cfg.Policies = cfgs
-	require.NoError(t, cfg.Validate(), "trace-complete takes every policy")
-
-	cfg.SamplingStrategy = StrategySpanIngest
-	err = cfg.Validate()
-	require.ErrorIs(t, err, ErrStatefulPolicy)
-	for _, want := range []string{"policies[1] (budget)", "policies[2] (band)", "policies[4] (small)", "policies[5] (bytes)", "policies[6] (c)", "policies[7] (a)", "policies[8] (n)"} {
-		assert.Contains(t, err.Error(), want)
-	}
-	for _, stateless := range []string{"(errors)", "(slow)", "(d)"} {
-		assert.NotContains(t, err.Error(), stateless)
-	}
-
-	// A processor built without Validate refuses them too.
-	_, err = NewFactory().CreateTraces(context.Background(), newNopSettings(), cfg, nopSink())
-	require.ErrorIs(t, err, ErrStatefulPolicy)
+	assert.Equal(t, []string{"policies[1] (budget)", "policies[3] (band)", "policies[4] (a)"}, StatefulNames(cfgs, Builtin()))
+	ps, err := New(cfgs, Builtin(), policy.Settings{}, Options{})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"budget", "band", "a"}, ps.Stateful())
 }

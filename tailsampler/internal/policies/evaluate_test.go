@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -9,18 +9,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // fixedRegistry adds a "fixed" type whose block names the verdict, and
 // counts evaluations per policy name.
-func fixedRegistry(calls map[string]int) map[string]PolicyFactory {
-	reg := builtinPolicyTypes()
-	reg["fixed"] = func(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func fixedRegistry(calls map[string]int) map[string]policy.Factory {
+	reg := Builtin()
+	reg["fixed"] = func(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 		var cfg struct {
 			D string `mapstructure:"d"`
 		}
@@ -28,25 +29,25 @@ func fixedRegistry(calls map[string]int) map[string]PolicyFactory {
 			return nil, err
 		}
 		name := set.Name
-		return PolicyFunc(func(context.Context, Trace) (Decision, error) {
+		return policy.Func(func(context.Context, policy.Trace) (policy.Decision, error) {
 			if calls != nil {
 				calls[name]++
 			}
 			if cfg.D == "error" {
-				return Unspecified, errors.New("boom")
+				return policy.Unspecified, errors.New("boom")
 			}
-			for d := Unspecified; d <= Dropped; d++ {
+			for d := policy.Unspecified; d <= policy.Dropped; d++ {
 				if d.String() == cfg.D {
 					return d, nil
 				}
 			}
-			return Unspecified, fmt.Errorf("bad verdict %q", cfg.D)
+			return policy.Unspecified, fmt.Errorf("bad verdict %q", cfg.D)
 		}), nil
 	}
 	return reg
 }
 
-func fixedSet(t *testing.T, first bool, calls map[string]int, verdicts ...string) *policySet {
+func fixedSet(t *testing.T, first bool, calls map[string]int, verdicts ...string) *Set {
 	t.Helper()
 	y := "policies:\n"
 	for i, v := range verdicts {
@@ -54,7 +55,7 @@ func fixedSet(t *testing.T, first bool, calls map[string]int, verdicts ...string
 	}
 	cfgs, err := loadPolicies(t, y)
 	require.NoError(t, err)
-	ps, err := newPolicySet(cfgs, fixedRegistry(calls), PolicySettings{}, first)
+	ps, err := New(cfgs, fixedRegistry(calls), policy.Settings{}, Options{SampleOnFirstMatch: first})
 	require.NoError(t, err)
 	return ps
 }
@@ -62,7 +63,7 @@ func fixedSet(t *testing.T, first bool, calls map[string]int, verdicts ...string
 var allVerdicts = []string{"unspecified", "not_sampled", "sampled", "invert_sampled", "invert_not_sampled", "dropped", "error"}
 
 // expectPair is the precedence rule written out for two votes.
-func expectPair(a, b string) (Decision, string) {
+func expectPair(a, b string) (policy.Decision, string) {
 	names := map[string]string{}
 	for i, v := range []string{a, b} {
 		if _, ok := names[v]; !ok {
@@ -72,15 +73,15 @@ func expectPair(a, b string) (Decision, string) {
 	has := func(v string) bool { _, ok := names[v]; return ok }
 	switch {
 	case has("dropped"):
-		return Dropped, names["dropped"]
+		return policy.Dropped, names["dropped"]
 	case has("invert_not_sampled"):
-		return NotSampled, ""
+		return policy.NotSampled, ""
 	case has("sampled"):
-		return Sampled, names["sampled"]
+		return policy.Sampled, names["sampled"]
 	case has("invert_sampled") && !has("not_sampled"):
-		return Sampled, names["invert_sampled"]
+		return policy.Sampled, names["invert_sampled"]
 	}
-	return NotSampled, ""
+	return policy.NotSampled, ""
 }
 
 func TestEvaluatePrecedenceEveryPair(t *testing.T) {
@@ -108,10 +109,10 @@ policies:
     drop: {drop_sub_policy: [{name: x, type: fixed, fixed: {d: sampled}}, {name: y, type: fixed, fixed: {d: invert_sampled}}]}
 `)
 	require.NoError(t, err)
-	ps, err := newPolicySet(cfgs, fixedRegistry(calls), PolicySettings{}, false)
+	ps, err := New(cfgs, fixedRegistry(calls), policy.Settings{}, Options{})
 	require.NoError(t, err)
 	d, name := ps.Decide(context.Background(), buildTrace(testTraceID, spanSpec{}))
-	assert.Equal(t, Dropped, d)
+	assert.Equal(t, policy.Dropped, d)
 	assert.Equal(t, "veto", name)
 	assert.Zero(t, calls["keep"], "the drop ends evaluation before other policies run")
 
@@ -126,10 +127,10 @@ policies:
     drop: {drop_sub_policy: [{name: x, type: fixed, fixed: {d: not_sampled}}]}
 `)
 	require.NoError(t, err)
-	ps, err = newPolicySet(cfgs, fixedRegistry(nil), PolicySettings{}, false)
+	ps, err = New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{})
 	require.NoError(t, err)
 	d, name = ps.Decide(context.Background(), buildTrace(testTraceID, spanSpec{}))
-	assert.Equal(t, Sampled, d)
+	assert.Equal(t, policy.Sampled, d)
 	assert.Equal(t, "inv", name)
 }
 
@@ -138,21 +139,21 @@ func TestEvaluateSampleOnFirstMatch(t *testing.T) {
 	calls := map[string]int{}
 	ps := fixedSet(t, true, calls, "not_sampled", "sampled", "invert_not_sampled")
 	d, name := ps.Decide(context.Background(), tr)
-	assert.Equal(t, Sampled, d)
+	assert.Equal(t, policy.Sampled, d)
 	assert.Equal(t, "p1", name)
 	assert.Equal(t, 0, calls["p2"], "evaluation stops at the first Sampled")
 
 	calls = map[string]int{}
 	ps = fixedSet(t, false, calls, "not_sampled", "sampled", "invert_not_sampled")
 	d, name = ps.Decide(context.Background(), tr)
-	assert.Equal(t, NotSampled, d)
+	assert.Equal(t, policy.NotSampled, d)
 	assert.Empty(t, name, "a veto names nobody, as upstream")
 	assert.Equal(t, 1, calls["p2"])
 
 	// An earlier invert veto still wins, as upstream.
 	ps = fixedSet(t, true, nil, "invert_not_sampled", "sampled", "sampled")
 	d, _ = ps.Decide(context.Background(), tr)
-	assert.Equal(t, NotSampled, d)
+	assert.Equal(t, policy.NotSampled, d)
 }
 
 // Counting each decision at once (Decide) and per round (a tally flushed
@@ -175,28 +176,28 @@ policies:
 `)
 	require.NoError(t, err)
 	clock := &fakeClock{t: testEpoch}
-	ps, err := newPolicySet(cfgs, fixedRegistry(nil), PolicySettings{Telemetry: component.TelemetrySettings{MeterProvider: mp}}, false)
+	ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{Meter: mp.Meter("test")})
 	require.NoError(t, err)
 	ps.now = func() time.Time { clock.advance(3 * time.Microsecond); return clock.t }
 	tr := buildTrace(testTraceID, spanSpec{})
-	var tally *policyTally
+	var tally *Tally
 	if tallied {
-		tally = &policyTally{}
+		tally = &Tally{}
 	}
 	for i := 0; i < 3; i++ {
-		d, _ := ps.decide(context.Background(), tr, tally)
-		require.Equal(t, Sampled, d)
+		d, _ := ps.DecideTally(context.Background(), tr, tally)
+		require.Equal(t, policy.Sampled, d)
 	}
 	if tallied {
 		var rm metricdata.ResourceMetrics
 		require.NoError(t, reader.Collect(context.Background(), &rm))
 		for _, sm := range rm.ScopeMetrics {
 			for _, m := range sm.Metrics {
-				assert.NotEqual(t, mCountTracesSampled, m.Name, "counted before the flush")
+				assert.NotEqual(t, MetricCountTracesSampled, m.Name, "counted before the flush")
 			}
 		}
-		ps.flush(context.Background(), tally)
-		ps.flush(context.Background(), tally) // nothing left: adds nothing
+		ps.Flush(context.Background(), tally)
+		ps.Flush(context.Background(), tally) // nothing left: adds nothing
 	}
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))
@@ -207,34 +208,34 @@ policies:
 		}
 	}
 	counts := map[string]int64{}
-	for _, dp := range got[mCountTracesSampled].Data.(metricdata.Sum[int64]).DataPoints {
+	for _, dp := range got[MetricCountTracesSampled].Data.(metricdata.Sum[int64]).DataPoints {
 		p, _ := dp.Attributes.Value("policy")
 		s, _ := dp.Attributes.Value("sampled")
 		counts[p.AsString()+"/"+s.String()] = dp.Value
 	}
 	assert.Equal(t, map[string]int64{"yes/true": 3, "no/false": 3}, counts)
-	errDP := got[mPolicyEvaluationError].Data.(metricdata.Sum[int64]).DataPoints
+	errDP := got[MetricPolicyEvaluationError].Data.(metricdata.Sum[int64]).DataPoints
 	require.Len(t, errDP, 1)
 	assert.Equal(t, int64(3), errDP[0].Value)
-	hist := got[mSamplingDecisionLatency].Data.(metricdata.Histogram[int64]).DataPoints
+	hist := got[MetricSamplingDecisionLatency].Data.(metricdata.Histogram[int64]).DataPoints
 	require.Len(t, hist, 3)
 	for _, dp := range hist {
 		assert.Equal(t, uint64(3), dp.Count)
 		assert.Equal(t, int64(9), dp.Sum, "3 µs per policy per trace from the fake clock")
 	}
-	assert.Equal(t, "µs", got[mSamplingDecisionLatency].Unit)
+	assert.Equal(t, "µs", got[MetricSamplingDecisionLatency].Unit)
 }
 
 func TestEvaluateSeedPolicies(t *testing.T) {
 	cfgs := loadFile(t, "policies_seed.yaml")
-	ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+	ps, err := New(cfgs, Builtin(), policy.Settings{}, Options{})
 	require.NoError(t, err)
 	ctx := context.Background()
 	d, name := ps.Decide(ctx, buildTrace(testTraceID, spanSpec{durMs: 10}, spanSpec{durMs: 5, status: ptrace.StatusCodeError}))
-	assert.Equal(t, Sampled, d)
+	assert.Equal(t, policy.Sampled, d)
 	assert.Equal(t, "errors-policy", name)
 	d, name = ps.Decide(ctx, buildTrace(testTraceID, spanSpec{durMs: 1500}))
-	assert.Equal(t, Sampled, d)
+	assert.Equal(t, policy.Sampled, d)
 	assert.Equal(t, "slow-traces-policy", name)
 }
 
@@ -250,23 +251,23 @@ func TestEvaluateInvertMatchFlipsOnlyItsOwnPolicy(t *testing.T) {
 		name   string
 		yaml   string
 		trace  spanSpec
-		want   Decision
+		want   policy.Decision
 		policy string
 	}{
-		{"top level keeps a non-matching trace", "policies:\n  - " + notHealth, api, Sampled, "not-health"},
-		{"top level does not veto another policy", "policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - " + notHealth, failed, Sampled, "errors"},
-		{"matching trace is only not sampled", "policies:\n  - " + notHealth, health, NotSampled, ""},
-		{"inside and", "policies:\n  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}, " + notHealth + "]}}", api, Sampled, "a"},
-		{"inside and, matching", "policies:\n  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}, " + notHealth + "]}}", health, NotSampled, ""},
-		{"inside not", "policies:\n  - {name: n, type: not, not: {not_sub_policy: " + notHealth + "}}", health, Sampled, "n"},
-		{"inside drop: the old veto", "policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - {name: d, type: drop, drop: {drop_sub_policy: [" + notHealth + "]}}", spanSpec{attrs: map[string]any{"http.route": "/api"}, status: ptrace.StatusCodeError, durMs: 1}, Dropped, "d"},
-		{"inside composite", "policies:\n  - {name: c, type: composite, composite: {max_total_spans_per_second: 100, composite_sub_policy: [" + notHealth + "]}}", api, Sampled, "c"},
+		{"top level keeps a non-matching trace", "policies:\n  - " + notHealth, api, policy.Sampled, "not-health"},
+		{"top level does not veto another policy", "policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - " + notHealth, failed, policy.Sampled, "errors"},
+		{"matching trace is only not sampled", "policies:\n  - " + notHealth, health, policy.NotSampled, ""},
+		{"inside and", "policies:\n  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}, " + notHealth + "]}}", api, policy.Sampled, "a"},
+		{"inside and, matching", "policies:\n  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}, " + notHealth + "]}}", health, policy.NotSampled, ""},
+		{"inside not", "policies:\n  - {name: n, type: not, not: {not_sub_policy: " + notHealth + "}}", health, policy.Sampled, "n"},
+		{"inside drop: the old veto", "policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - {name: d, type: drop, drop: {drop_sub_policy: [" + notHealth + "]}}", spanSpec{attrs: map[string]any{"http.route": "/api"}, status: ptrace.StatusCodeError, durMs: 1}, policy.Dropped, "d"},
+		{"inside composite", "policies:\n  - {name: c, type: composite, composite: {max_total_spans_per_second: 100, composite_sub_policy: [" + notHealth + "]}}", api, policy.Sampled, "c"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfgs, err := loadPolicies(t, tt.yaml)
 			require.NoError(t, err)
-			ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+			ps, err := New(cfgs, Builtin(), policy.Settings{}, Options{})
 			require.NoError(t, err)
 			d, name := ps.Decide(context.Background(), buildTrace(testTraceID, tt.trace))
 			assert.Equal(t, tt.want.String(), d.String())
@@ -310,10 +311,10 @@ policies:
 		t.Run(tt.name, func(t *testing.T) {
 			cfgs, err := loadPolicies(t, tt.yaml)
 			require.NoError(t, err)
-			ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, tt.first)
+			ps, err := New(cfgs, Builtin(), policy.Settings{}, Options{SampleOnFirstMatch: tt.first})
 			require.NoError(t, err)
 			d, name := ps.Decide(context.Background(), buildTrace(testTraceID, errSpan))
-			require.Equal(t, Sampled, d)
+			require.Equal(t, policy.Sampled, d)
 			assert.Equal(t, tt.want, name)
 		})
 	}

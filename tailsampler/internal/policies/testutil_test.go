@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -12,73 +12,10 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy/policytest"
 )
-
-// fakeTrace is a Trace over a ptrace.Traces, independent of the
-// processor's buffer, so policies are tested on their own.
-type fakeTrace struct {
-	td          ptrace.Traces
-	id          pcommon.TraceID
-	n, bytes    int
-	first, last pcommon.Timestamp
-}
-
-var _ Trace = (*fakeTrace)(nil)
-
-func newFakeTrace(td ptrace.Traces) *fakeTrace {
-	f := &fakeTrace{td: td}
-	var sizer ptrace.ProtoMarshaler
-	f.bytes = sizer.TracesSize(td)
-	f.Spans(func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) bool {
-		if f.n == 0 {
-			f.id = sp.TraceID()
-		}
-		f.n++
-		if f.first == 0 || (sp.StartTimestamp() != 0 && sp.StartTimestamp() < f.first) {
-			f.first = sp.StartTimestamp()
-		}
-		if sp.EndTimestamp() > f.last {
-			f.last = sp.EndTimestamp()
-		}
-		return true
-	})
-	return f
-}
-
-func (f *fakeTrace) ID() pcommon.TraceID           { return f.id }
-func (f *fakeTrace) SpanCount() int                { return f.n }
-func (f *fakeTrace) Bytes() int                    { return f.bytes }
-func (f *fakeTrace) FirstSeen() time.Time          { return time.Unix(0, 0) }
-func (f *fakeTrace) FirstStart() pcommon.Timestamp { return f.first }
-func (f *fakeTrace) LastEnd() pcommon.Timestamp    { return f.last }
-
-func (f *fakeTrace) Root() (ptrace.Span, bool) {
-	var root ptrace.Span
-	found := false
-	f.Spans(func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) bool {
-		if sp.ParentSpanID().IsEmpty() {
-			root, found = sp, true
-			return false
-		}
-		return true
-	})
-	return root, found
-}
-
-func (f *fakeTrace) Spans(fn func(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) bool) {
-	rss := f.td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			ss := rs.ScopeSpans().At(j)
-			for k := 0; k < ss.Spans().Len(); k++ {
-				if !fn(rs, ss, ss.Spans().At(k)) {
-					return
-				}
-			}
-		}
-	}
-}
 
 // spanSpec describes one span of a test trace.
 type spanSpec struct {
@@ -99,7 +36,7 @@ var testEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // buildTrace makes a trace with one ResourceSpans per span, so resource
 // attributes can differ span by span.
-func buildTrace(id pcommon.TraceID, specs ...spanSpec) *fakeTrace {
+func buildTrace(id pcommon.TraceID, specs ...spanSpec) *policytest.Trace {
 	td := ptrace.NewTraces()
 	for i, s := range specs {
 		rs := td.ResourceSpans().AppendEmpty()
@@ -122,7 +59,7 @@ func buildTrace(id pcommon.TraceID, specs ...spanSpec) *fakeTrace {
 			sp.Events().AppendEmpty().SetName(e)
 		}
 	}
-	return newFakeTrace(td)
+	return policytest.NewTrace(td)
 }
 
 // loadPolicies decodes a `policies:` YAML document as the processor's
@@ -145,17 +82,17 @@ func decodePolicies(conf *confmap.Conf) ([]PolicyCfg, error) {
 }
 
 // mustPolicy builds the single policy described by a one-entry YAML list.
-func mustPolicy(t testing.TB, yaml string, set PolicySettings) Policy {
+func mustPolicy(t testing.TB, yaml string, set policy.Settings) policy.Policy {
 	t.Helper()
 	cfgs, err := loadPolicies(t, yaml)
 	require.NoError(t, err)
 	require.Len(t, cfgs, 1)
-	p, err := buildPolicy(&cfgs[0], "policies[0]", bindRegistry(builtinPolicyTypes()), normalizeSettings(set))
+	p, err := buildPolicy(&cfgs[0], "policies[0]", bindRegistry(Builtin()), normalizeSettings(set))
 	require.NoError(t, err)
 	return p
 }
 
-func evalPolicy(t testing.TB, p Policy, tr Trace) Decision {
+func evalPolicy(t testing.TB, p policy.Policy, tr policy.Trace) policy.Decision {
 	t.Helper()
 	d, err := p.Evaluate(context.Background(), tr)
 	require.NoError(t, err)

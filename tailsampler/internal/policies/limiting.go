@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // tokenBucket refills at rate tokens per second up to burst and starts
@@ -44,7 +46,7 @@ func (b *tokenBucket) take(n int64) bool {
 
 type rateLimitingPolicy struct{ bucket *tokenBucket }
 
-func newRateLimitingPolicy(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newRateLimitingPolicy(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg RateLimitingCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -57,7 +59,7 @@ func newRateLimitingPolicy(set PolicySettings, conf *confmap.Conf) (Policy, erro
 	return &rateLimitingPolicy{bucket: newTokenBucket(set.Now, cfg.SpansPerSecond, burst)}, nil
 }
 
-func (p *rateLimitingPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+func (p *rateLimitingPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	return boolDecision(p.bucket.take(int64(t.SpanCount()))), nil
 }
 
@@ -68,7 +70,7 @@ func (p *rateLimitingPolicy) Stateful() bool { return true }
 
 type bytesLimitingPolicy struct{ bucket *tokenBucket }
 
-func newBytesLimitingPolicy(set PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newBytesLimitingPolicy(set policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg BytesLimitingCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -83,7 +85,7 @@ func newBytesLimitingPolicy(set PolicySettings, conf *confmap.Conf) (Policy, err
 
 // Evaluate charges Trace.Bytes, the trace's OTLP protobuf size, as
 // upstream does; the buffer computes it lazily, only for policies that ask.
-func (p *bytesLimitingPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
+func (p *bytesLimitingPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	return boolDecision(p.bucket.take(int64(t.Bytes()))), nil
 }
 

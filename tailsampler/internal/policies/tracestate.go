@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -6,15 +6,17 @@ import (
 
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 type traceStatePolicy struct {
-	noResource
+	policy.SpansOnly
 	key    string
 	values map[string]struct{}
 }
 
-func newTraceStatePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
+func newTraceStatePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg TraceStateCfg
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
@@ -43,7 +45,7 @@ func newTraceStatePolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
 // matchSpan scans the raw tracestate in place (comma-separated key=value
 // members, optional blanks around them) instead of parsing it into a
 // structure: no allocation per span.
-func (p *traceStatePolicy) matchSpan(span ptrace.Span) bool {
+func (p *traceStatePolicy) MatchSpan(span ptrace.Span) bool {
 	raw := span.TraceState().AsRaw()
 	for raw != "" {
 		member := raw
@@ -63,6 +65,6 @@ func (p *traceStatePolicy) matchSpan(span ptrace.Span) bool {
 	return false
 }
 
-func (p *traceStatePolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
-	return boolDecision(anyMatch(t, p)), nil
+func (p *traceStatePolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
+	return boolDecision(policy.AnyMatch(t, p)), nil
 }

@@ -1,4 +1,4 @@
-package tailsampler
+package policies
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy/policytest"
 )
 
 // FuzzPolicyConfig decodes arbitrary policy maps (JSON-encoded) and
@@ -30,7 +32,7 @@ func FuzzPolicyConfig(f *testing.F) {
 	}
 	f.Add([]byte(`{"policies":[{"name":"a","type":"composite","composite":{"max_total_spans_per_second":-1,"rate_allocation":[{"policy":"x","percent":1e9}]}}]}`))
 	f.Add([]byte(`{"policies":[{"name":"n","type":"not","not":{"not_sub_policy":{"name":"n2","type":"not","not":{}}}}]}`))
-	tr := newFakeTrace(tracegen.Batches(tracegen.Spec{Traces: 1, SpansPerTrace: 3, ErrorEvery: 1})[0])
+	tr := policytest.NewTrace(tracegen.Batches(tracegen.Spec{Traces: 1, SpansPerTrace: 3, ErrorEvery: 1})[0])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m map[string]any
 		if json.Unmarshal(data, &m) != nil {
@@ -40,15 +42,15 @@ func FuzzPolicyConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if validatePolicies(cfgs, builtinPolicyTypes()) != nil {
+		if Validate(cfgs, Builtin()) != nil {
 			return
 		}
-		ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+		ps, err := New(cfgs, Builtin(), policy.Settings{}, Options{})
 		if err != nil {
 			t.Fatalf("validated config failed to build: %v", err)
 		}
 		d, _ := ps.Decide(context.Background(), tr)
-		if d != Sampled && d != NotSampled && d != Dropped {
+		if d != policy.Sampled && d != policy.NotSampled && d != policy.Dropped {
 			t.Fatalf("Decide returned %v", d)
 		}
 	})
@@ -86,7 +88,7 @@ func FuzzDecide(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+	ps, err := New(cfgs, Builtin(), policy.Settings{}, Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -96,8 +98,8 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, _ := ps.Decide(context.Background(), newFakeTrace(td))
-		if d != Sampled && d != NotSampled && d != Dropped {
+		d, _ := ps.Decide(context.Background(), policytest.NewTrace(td))
+		if d != policy.Sampled && d != policy.NotSampled && d != policy.Dropped {
 			t.Fatalf("Decide returned %v", d)
 		}
 	})
