@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
+
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
@@ -63,6 +65,12 @@ type harness struct {
 // keep_marked).
 func newHarness(t *testing.T, mutate func(*Config), next ...consumer.Traces) *harness {
 	t.Helper()
+	return newNamedHarness(t, component.NewID(componentType), mutate, next...)
+}
+
+// newNamedHarness is newHarness for a processor with the component ID id.
+func newNamedHarness(t *testing.T, id component.ID, mutate func(*Config), next ...consumer.Traces) *harness {
+	t.Helper()
 	h := &harness{sink: &consumertest.TracesSink{}, clock: newManualClock(), reader: sdkmetric.NewManualReader()}
 	h.next = h.sink
 	if len(next) > 0 {
@@ -78,6 +86,7 @@ func newHarness(t *testing.T, mutate func(*Config), next ...consumer.Traces) *ha
 	}
 	require.NoError(t, cfg.Validate())
 	set := processortest.NewNopSettings(componentType)
+	set.ID = id
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	set.TelemetrySettings = componenttest.NewNopTelemetrySettings()

@@ -122,6 +122,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	}, policies.Options{
 		SampleOnFirstMatch: cfg.SampleOnFirstMatch,
 		Meter:              set.MeterProvider.Meter(scopeName),
+		ComponentName:      set.ID.Name(),
 	})
 	if err != nil {
 		tel.close()
@@ -388,8 +389,11 @@ func (p *sampler) recordStats(st *ingestStats) {
 	if st.newTraces > 0 {
 		t.newTraceID.Add(ctx, st.newTraces)
 	}
-	if n := st.lateSampled + st.lateDropped; n > 0 {
-		t.earlyReleases.Add(ctx, n)
+	if st.lateSampled > 0 {
+		t.earlyReleases.Add(ctx, st.lateSampled, t.cachedSampled)
+	}
+	if st.lateDropped > 0 {
+		t.earlyReleases.Add(ctx, st.lateDropped, t.cachedNotSampled)
 	}
 	if st.tooLarge > 0 {
 		t.droppedTooLarge.Add(ctx, st.tooLarge)
@@ -401,10 +405,13 @@ func (p *sampler) recordStats(st *ingestStats) {
 		t.earlyDecisions.Add(ctx, st.earlyBytes, t.earlyBufferedSize)
 	}
 	if st.sampledCount > 0 {
-		t.globalSampled.Add(ctx, st.sampledCount, t.sampledTrue)
+		t.globalSampled.Add(ctx, st.sampledCount, t.decidedSampled)
 	}
-	if st.droppedCount > 0 {
-		t.globalSampled.Add(ctx, st.droppedCount, t.sampledFalse)
+	if n := st.droppedCount - st.vetoedCount; n > 0 {
+		t.globalSampled.Add(ctx, n, t.decidedNotSampled)
+	}
+	if st.vetoedCount > 0 {
+		t.globalSampled.Add(ctx, st.vetoedCount, t.decidedDropped)
 	}
 	if n := st.sampledCount + st.droppedCount; n > 0 {
 		p.decided.Add(n)

@@ -123,7 +123,8 @@ type ingestStats struct {
 	blocked      bool
 	noBlock      bool // ctx ended while blocked: decide early instead
 	sampledCount int64
-	droppedCount int64
+	droppedCount int64 // not kept, vetoed included
+	vetoedCount  int64 // dropped by a drop policy
 }
 
 func (s *shard) lookup(id pcommon.TraceID) (uint32, bool) {
@@ -355,7 +356,7 @@ func (s *shard) evaluateOnIngest(idx uint32, out *outBuilder, st *ingestStats, n
 	d, pol := s.p.policies.Decide(s.p.runCtx, &v)
 	switch {
 	case d == policy.Dropped:
-		s.finalize(idx, false, "", out, now, st)
+		s.finalize(idx, false, pol, out, now, st)
 	case keeps(d) && !s.p.hasDropPolicy:
 		s.finalize(idx, true, pol, out, now, st)
 	case keeps(d):
@@ -388,6 +389,11 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 	} else {
 		s.notSampled.add(e.id, at)
 		st.droppedCount++
+		// Of the traces not kept, only those a drop policy vetoed name a
+		// policy (unless a peer's decision overrode a keep).
+		if policy != "" && e.override == 0 {
+			st.vetoedCount++
+		}
 	}
 	s.p.tel.removalAge.Record(s.p.runCtx, (now-e.firstSeen)/int64(time.Second))
 	s.release(idx)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap"
@@ -157,7 +159,9 @@ func TestEvaluateSampleOnFirstMatch(t *testing.T) {
 }
 
 // Counting each decision at once (Decide) and per round (a tally flushed
-// after the round, as the deciders do) give the same metrics.
+// after the round, as the deciders do) give the same metrics, with
+// upstream's attributes (a named processor's policies labelled
+// "<name>.<policy>").
 func TestEvaluateMetrics(t *testing.T) {
 	for _, tallied := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tallied=%v", tallied), func(t *testing.T) { testEvaluateMetrics(t, tallied) })
@@ -173,10 +177,12 @@ policies:
   - {name: yes, type: fixed, fixed: {d: sampled}}
   - {name: no, type: fixed, fixed: {d: not_sampled}}
   - {name: bad, type: fixed, fixed: {d: error}}
+  - {name: void, type: fixed, fixed: {d: unspecified}}
+  - {name: veto, type: fixed, fixed: {d: dropped}}
 `)
 	require.NoError(t, err)
 	clock := &fakeClock{t: testEpoch}
-	ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{Meter: mp.Meter("test")})
+	ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{Meter: mp.Meter("test"), ComponentName: "gw"})
 	require.NoError(t, err)
 	ps.now = func() time.Time { clock.advance(3 * time.Microsecond); return clock.t }
 	tr := buildTrace(testTraceID, spanSpec{})
@@ -186,7 +192,7 @@ policies:
 	}
 	for i := 0; i < 3; i++ {
 		d, _ := ps.DecideTally(context.Background(), tr, tally)
-		require.Equal(t, policy.Sampled, d)
+		require.Equal(t, policy.Dropped, d)
 	}
 	if tallied {
 		var rm metricdata.ResourceMetrics
@@ -207,23 +213,43 @@ policies:
 			got[m.Name] = m
 		}
 	}
-	counts := map[string]int64{}
-	for _, dp := range got[MetricCountTracesSampled].Data.(metricdata.Sum[int64]).DataPoints {
-		p, _ := dp.Attributes.Value("policy")
-		s, _ := dp.Attributes.Value("sampled")
-		counts[p.AsString()+"/"+s.String()] = dp.Value
+	sums := func(name string) map[string]int64 {
+		out := map[string]int64{}
+		for _, dp := range got[name].Data.(metricdata.Sum[int64]).DataPoints {
+			out[dp.Attributes.Encoded(attribute.DefaultEncoder())] = dp.Value
+		}
+		return out
 	}
-	assert.Equal(t, map[string]int64{"yes/true": 3, "no/false": 3}, counts)
-	errDP := got[MetricPolicyEvaluationError].Data.(metricdata.Sum[int64]).DataPoints
-	require.Len(t, errDP, 1)
-	assert.Equal(t, int64(3), errDP[0].Value)
+	assert.Equal(t, map[string]int64{
+		"decision=sampled,policy=gw.yes,sampled=true":       3,
+		"decision=not_sampled,policy=gw.no,sampled=false":   3,
+		"decision=not_sampled,policy=gw.void,sampled=false": 3,
+		"decision=dropped,policy=gw.veto,sampled=false":     3,
+	}, sums(MetricCountTracesSampled))
+	assert.Equal(t, map[string]int64{"policy=gw.bad": 3}, sums(MetricPolicyEvaluationError))
+	every := map[string]int64{"policy=gw.yes": 3, "policy=gw.no": 3, "policy=gw.bad": 3, "policy=gw.void": 3, "policy=gw.veto": 3}
+	assert.Equal(t, every, sums(MetricPolicyExecutionCount), "errors are executions too")
+	// The test trace is one of the 1 in 8 that are timed: each of its
+	// evaluations stands for 8 in the sum.
+	for k := range every {
+		every[k] = 3 * 3 * timedWeight
+	}
+	assert.Equal(t, every, sums(MetricPolicyExecutionTimeSum), "3 µs per evaluation from the fake clock")
 	hist := got[MetricSamplingDecisionLatency].Data.(metricdata.Histogram[int64]).DataPoints
-	require.Len(t, hist, 3)
+	require.Len(t, hist, 5)
 	for _, dp := range hist {
 		assert.Equal(t, uint64(3), dp.Count)
 		assert.Equal(t, int64(9), dp.Sum, "3 µs per policy per trace from the fake clock")
 	}
-	assert.Equal(t, "µs", got[MetricSamplingDecisionLatency].Unit)
+	for name, unit := range map[string]string{
+		MetricCountTracesSampled:      "{traces}",
+		MetricPolicyEvaluationError:   "{errors}",
+		MetricPolicyExecutionCount:    "{executions}",
+		MetricPolicyExecutionTimeSum:  "us",
+		MetricSamplingDecisionLatency: "us",
+	} {
+		assert.Equal(t, unit, got[name].Unit, name)
+	}
 }
 
 func TestEvaluateSeedPolicies(t *testing.T) {
@@ -328,4 +354,47 @@ func TestOTelThreshold(t *testing.T) {
 	assert.Equal(t, uint64(1<<55), otelThreshold(0.5))
 	assert.Equal(t, uint64(1<<56)-7205759403792794, otelThreshold(0.1), "round(0.1 × 2^56)")
 	assert.Less(t, otelThreshold(0.2), otelThreshold(0.1))
+}
+
+// execution_time_sum counts whole microseconds but loses nothing to
+// rounding: what one evaluation spent under a microsecond is carried to
+// the next, on both counting paths.
+func TestExecutionTimeCarriesSubMicroseconds(t *testing.T) {
+	for _, tallied := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tallied=%v", tallied), func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			cfgs, err := loadPolicies(t, "policies:\n  - {name: yes, type: fixed, fixed: {d: sampled}}\n")
+			require.NoError(t, err)
+			ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{Meter: mp.Meter("test")})
+			require.NoError(t, err)
+			clock := &fakeClock{t: testEpoch}
+			ps.now = func() time.Time { clock.advance(100 * time.Nanosecond); return clock.t }
+			tr := buildTrace(testTraceID, spanSpec{})
+			var tally *Tally
+			if tallied {
+				tally = &Tally{}
+			}
+			for i := 0; i < 10; i++ {
+				_, _ = ps.DecideTally(context.Background(), tr, tally)
+				if tallied {
+					ps.Flush(context.Background(), tally) // one round per decision
+				}
+			}
+			var rm metricdata.ResourceMetrics
+			require.NoError(t, reader.Collect(context.Background(), &rm))
+			var sum int64
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					if m.Name == MetricPolicyExecutionTimeSum {
+						sum = m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
+					}
+				}
+			}
+			// 10 timed evaluations × 100 ns × 8 = 8 µs; truncating each
+			// (0.8 µs) would have added nothing.
+			assert.Equal(t, int64(8), sum)
+		})
+	}
 }
