@@ -131,6 +131,9 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	if errs != nil {
 		return nil, errs
 	}
+	// Never incremented here (overflow decides early instead); upstream
+	// adds to it every round, so its series exists, at 0.
+	t.droppedTooEarly.Add(context.Background(), 0)
 	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		traces, bytes := p.bufferedTotals()
 		o.ObserveInt64(onMemory, traces)

@@ -131,6 +131,12 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 			threshold:  thresholdOf(p),
 			stateful:   isStateful(p),
 		}
+		// Upstream adds to these for every policy on every decision round,
+		// zero included: their series exist before the first error, as
+		// upstream's do, for dashboards and alerts that expect them.
+		for _, c := range [3]metric.Int64Counter{ps.evalErrors, ps.execCount, ps.execTime} {
+			c.Add(context.Background(), 0, e.optPolicy...)
+		}
 		ps.slots++
 		if c.Type == typeDrop {
 			ps.drops = append(ps.drops, e)

@@ -226,7 +226,8 @@ policies:
 		"decision=not_sampled,policy=gw.void,sampled=false": 3,
 		"decision=dropped,policy=gw.veto,sampled=false":     3,
 	}, sums(MetricCountTracesSampled))
-	assert.Equal(t, map[string]int64{"policy=gw.bad": 3}, sums(MetricPolicyEvaluationError))
+	assert.Equal(t, map[string]int64{"policy=gw.bad": 3, "policy=gw.yes": 0, "policy=gw.no": 0, "policy=gw.void": 0, "policy=gw.veto": 0},
+		sums(MetricPolicyEvaluationError), "every policy's series exists, as upstream's")
 	every := map[string]int64{"policy=gw.yes": 3, "policy=gw.no": 3, "policy=gw.bad": 3, "policy=gw.void": 3, "policy=gw.veto": 3}
 	assert.Equal(t, every, sums(MetricPolicyExecutionCount), "errors are executions too")
 	// The test trace is one of the 1 in 8 that are timed: each of its
