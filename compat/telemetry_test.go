@@ -113,8 +113,10 @@ func TestTailSamplingMetricsMatchUpstream(t *testing.T) {
 		set.TelemetrySettings = componenttest.NewNopTelemetrySettings()
 		set.MeterProvider = mp
 		// Upstream decides on a 1 s tick; 2.5 s leaves room for it. Our
-		// gauge is observed only while the processor runs, so the
-		// instruments are read before Shutdown too.
+		// asynchronous instruments (the gauges, the policy execution
+		// count and time) are observed only while the processor runs, so
+		// the instruments are read before Shutdown too, when every trace
+		// has been decided.
 		var running map[string]instrument
 		s.runWith(t, set, cfg, 2500*time.Millisecond, func() { running = collectMetrics(t, reader) },
 			batches(first, perBatch), batches(late, perBatch))

@@ -133,6 +133,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		// Validate reports this too; a processor built from code without
 		// Validate must not run a budget once per batch either.
 		if names := ps.Stateful(); len(names) > 0 {
+			ps.Close()
 			tel.close()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, statefulError(names))
 		}
@@ -484,6 +485,7 @@ func (p *sampler) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	p.runCancel()
+	p.policies.Close()
 	p.tel.close()
 	return err
 }

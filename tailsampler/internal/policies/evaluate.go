@@ -49,8 +49,9 @@ type Set struct {
 
 	countSampled metric.Int64Counter
 	evalErrors   metric.Int64Counter
-	execCount    metric.Int64Counter
-	execTime     metric.Int64Counter
+	execCount    metric.Int64ObservableCounter
+	execTime     metric.Int64ObservableCounter
+	registration metric.Registration
 	latency      metric.Int64Histogram
 }
 
@@ -65,9 +66,13 @@ type entry struct {
 	optDropped []metric.AddOption // policy, sampled="false", decision="dropped"
 	optPolicy  []metric.AddOption
 	optLatency []metric.RecordOption
-	// spentNanos is execution time not yet added to execution_time_sum,
-	// which counts whole microseconds: fast policies cost well under one
-	// per evaluation, so the remainder is carried instead of truncated.
+	optObserve []metric.ObserveOption
+	// executions and spentNanos are the policy's execution count and
+	// (estimated) time, observed by execution_count and
+	// execution_time_sum: an atomic add costs a fraction of a synchronous
+	// counter's Add, and the time is summed in nanoseconds, so fast
+	// policies (well under a microsecond each) lose nothing to rounding.
+	executions atomic.Int64
 	spentNanos atomic.Int64
 	// threshold is upstream's OpenTelemetry sampling threshold of the
 	// policy (0 unless probabilistic, or an and holding one): among the
@@ -97,10 +102,10 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 	ps.evalErrors, err = m.Int64Counter(MetricPolicyEvaluationError, metric.WithUnit("{errors}"),
 		metric.WithDescription("Policy evaluations that returned an error (the policy then has no vote on the trace)."))
 	errs = errors.Join(errs, err)
-	ps.execCount, err = m.Int64Counter(MetricPolicyExecutionCount, metric.WithUnit("{executions}"),
+	ps.execCount, err = m.Int64ObservableCounter(MetricPolicyExecutionCount, metric.WithUnit("{executions}"),
 		metric.WithDescription("Times each policy was evaluated, errors included."))
 	errs = errors.Join(errs, err)
-	ps.execTime, err = m.Int64Counter(MetricPolicyExecutionTimeSum, metric.WithUnit("us"),
+	ps.execTime, err = m.Int64ObservableCounter(MetricPolicyExecutionTimeSum, metric.WithUnit("us"),
 		metric.WithDescription("Time spent evaluating each policy, in microseconds; measured on 1 trace in 8 (chosen by trace ID) and scaled by 8."))
 	errs = errors.Join(errs, err)
 	// "us" is UCUM's microsecond, as upstream now writes it; the collector's
@@ -127,16 +132,15 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 			optNot:     []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.NotSampled), pol)...))},
 			optDropped: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.Dropped), pol)...))},
 			optPolicy:  []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(pol))},
+			optObserve: []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pol))},
 			optLatency: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(pol))},
 			threshold:  thresholdOf(p),
 			stateful:   isStateful(p),
 		}
-		// Upstream adds to these for every policy on every decision round,
-		// zero included: their series exist before the first error, as
-		// upstream's do, for dashboards and alerts that expect them.
-		for _, c := range [3]metric.Int64Counter{ps.evalErrors, ps.execCount, ps.execTime} {
-			c.Add(context.Background(), 0, e.optPolicy...)
-		}
+		// Upstream adds to it for every policy on every decision round,
+		// zero included: the series exists before the first error, as
+		// upstream's does, for dashboards and alerts that expect it.
+		ps.evalErrors.Add(context.Background(), 0, e.optPolicy...)
 		ps.slots++
 		if c.Type == typeDrop {
 			ps.drops = append(ps.drops, e)
@@ -144,7 +148,30 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 			ps.others = append(ps.others, e)
 		}
 	}
+	ps.registration, err = m.RegisterCallback(ps.observe, ps.execCount, ps.execTime)
+	if err != nil {
+		return nil, err
+	}
 	return ps, nil
+}
+
+// observe reports every policy's execution count and time.
+func (ps *Set) observe(_ context.Context, o metric.Observer) error {
+	for _, group := range [2][]*entry{ps.drops, ps.others} {
+		for _, e := range group {
+			o.ObserveInt64(ps.execCount, e.executions.Load(), e.optObserve...)
+			o.ObserveInt64(ps.execTime, e.spentNanos.Load()/1000, e.optObserve...)
+		}
+	}
+	return nil
+}
+
+// Close stops reporting the execution counts and times (their callback
+// holds the set). The set still decides; call it once, when done.
+func (ps *Set) Close() {
+	if ps.registration != nil {
+		_ = ps.registration.Unregister()
+	}
 }
 
 // metricLabel is a policy's `policy` attribute value: upstream prefixes it
@@ -244,9 +271,11 @@ func (ps *Set) Flush(ctx context.Context, t *Tally) {
 				ps.evalErrors.Add(ctx, errs, e.optPolicy...)
 			}
 			if n := sampled + not + dropped + errs; n > 0 {
-				ps.execCount.Add(ctx, n, e.optPolicy...)
+				e.executions.Add(n)
 			}
-			ps.addTime(ctx, e, t.nanos[e.slot])
+			if ns := t.nanos[e.slot]; ns > 0 {
+				e.spentNanos.Add(ns)
+			}
 		}
 	}
 	clear(t.sampled)
@@ -255,19 +284,6 @@ func (ps *Set) Flush(ctx context.Context, t *Tally) {
 	clear(t.errs)
 	clear(t.nanos)
 	t.dirty = false
-}
-
-// addTime adds nanos of execution time to e's time sum, in whole
-// microseconds, carrying the rest to the next call. Concurrent callers
-// may each take part of the same carry; the total added stays exact.
-func (ps *Set) addTime(ctx context.Context, e *entry, nanos int64) {
-	if nanos <= 0 {
-		return
-	}
-	if us := e.spentNanos.Add(nanos) / 1000; us > 0 {
-		e.spentNanos.Add(-us * 1000)
-		ps.execTime.Add(ctx, us, e.optPolicy...)
-	}
 }
 
 // DecideTally is Decide that counts into tally (flushed by the caller)
@@ -388,8 +404,10 @@ func (ps *Set) eval(ctx context.Context, e *entry, t policy.Trace, timed bool, s
 		default:
 			ps.countSampled.Add(ctx, 1, e.optNot...)
 		}
-		ps.execCount.Add(ctx, 1, e.optPolicy...)
-		ps.addTime(ctx, e, spent)
+		e.executions.Add(1)
+		if spent > 0 {
+			e.spentNanos.Add(spent)
+		}
 	}
 	if err != nil {
 		return errorVote, end

@@ -357,10 +357,10 @@ func TestOTelThreshold(t *testing.T) {
 	assert.Less(t, otelThreshold(0.2), otelThreshold(0.1))
 }
 
-// execution_time_sum counts whole microseconds but loses nothing to
-// rounding: what one evaluation spent under a microsecond is carried to
-// the next, on both counting paths.
-func TestExecutionTimeCarriesSubMicroseconds(t *testing.T) {
+// execution_time_sum reports whole microseconds but loses nothing to
+// rounding: evaluations far under a microsecond add up, on both counting
+// paths.
+func TestExecutionTimeSumsSubMicroseconds(t *testing.T) {
 	for _, tallied := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tallied=%v", tallied), func(t *testing.T) {
 			reader := sdkmetric.NewManualReader()
@@ -394,7 +394,7 @@ func TestExecutionTimeCarriesSubMicroseconds(t *testing.T) {
 				}
 			}
 			// 10 timed evaluations × 100 ns × 8 = 8 µs; truncating each
-			// (0.8 µs) would have added nothing.
+			// evaluation's 0.8 µs would have added nothing.
 			assert.Equal(t, int64(8), sum)
 		})
 	}
