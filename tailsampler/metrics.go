@@ -85,7 +85,7 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	errs = errors.Join(errs, err)
 	t.decisionTimer, err = m.Int64Histogram(mDecisionTimer, metric.WithUnit("ms"),
 		metric.WithDescription("Time one decision round of a shard took (policy evaluation and forwarding hand-off)."),
-		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 50000))
+		metric.WithExplicitBucketBoundaries(policies.DurationBuckets...))
 	errs = errors.Join(errs, err)
 	t.droppedTooEarly, err = m.Int64Counter(mDroppedTooEarly, metric.WithUnit("{traces}"),
 		metric.WithDescription("Traces dropped before a decision. Always 0 here: overflow decides early instead (see early_decisions)."))

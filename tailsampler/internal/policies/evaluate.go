@@ -24,6 +24,10 @@ const (
 	MetricSamplingDecisionLatency = "otelcol_processor_tail_sampling_sampling_decision_latency"
 )
 
+// DurationBuckets are the histogram boundaries upstream gives its
+// decision timer (in ms) and gave its per-policy latency (in µs).
+var DurationBuckets = []float64{1, 2, 5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 50000}
+
 // Options configures New.
 type Options struct {
 	// SampleOnFirstMatch stops evaluating at the first policy that samples.
@@ -112,7 +116,7 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 	// metadata tooling refuses "µs".
 	ps.latency, err = m.Int64Histogram(MetricSamplingDecisionLatency, metric.WithUnit("us"),
 		metric.WithDescription("Latency (in microseconds) of a given sampling policy."),
-		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 50000))
+		metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	errs = errors.Join(errs, err)
 	if errs != nil {
 		return nil, errs

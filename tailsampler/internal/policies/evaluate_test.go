@@ -168,23 +168,47 @@ func TestEvaluateMetrics(t *testing.T) {
 	}
 }
 
-func testEvaluateMetrics(t *testing.T, tallied bool) {
+// meteredSet builds a set of fixed-verdict policies (yaml) recording into
+// a manual reader; its clock advances by step on every read.
+func meteredSet(t *testing.T, yaml string, opts Options, step time.Duration) (*Set, *sdkmetric.ManualReader) {
+	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	cfgs, err := loadPolicies(t, `
+	cfgs, err := loadPolicies(t, yaml)
+	require.NoError(t, err)
+	opts.Meter = mp.Meter("test")
+	ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, opts)
+	require.NoError(t, err)
+	t.Cleanup(ps.Close)
+	clock := &fakeClock{t: testEpoch}
+	ps.now = func() time.Time { clock.advance(step); return clock.t }
+	return ps, reader
+}
+
+// collectMetrics reads every instrument by name.
+func collectMetrics(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	got := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			got[m.Name] = m
+		}
+	}
+	return got
+}
+
+func testEvaluateMetrics(t *testing.T, tallied bool) {
+	ps, reader := meteredSet(t, `
 policies:
   - {name: yes, type: fixed, fixed: {d: sampled}}
   - {name: no, type: fixed, fixed: {d: not_sampled}}
   - {name: bad, type: fixed, fixed: {d: error}}
   - {name: void, type: fixed, fixed: {d: unspecified}}
   - {name: veto, type: fixed, fixed: {d: dropped}}
-`)
-	require.NoError(t, err)
-	clock := &fakeClock{t: testEpoch}
-	ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{Meter: mp.Meter("test"), ComponentName: "gw"})
-	require.NoError(t, err)
-	ps.now = func() time.Time { clock.advance(3 * time.Microsecond); return clock.t }
+`, Options{ComponentName: "gw"}, 3*time.Microsecond)
 	tr := buildTrace(testTraceID, spanSpec{})
 	var tally *Tally
 	if tallied {
@@ -195,24 +219,11 @@ policies:
 		require.Equal(t, policy.Dropped, d)
 	}
 	if tallied {
-		var rm metricdata.ResourceMetrics
-		require.NoError(t, reader.Collect(context.Background(), &rm))
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				assert.NotEqual(t, MetricCountTracesSampled, m.Name, "counted before the flush")
-			}
-		}
+		assert.NotContains(t, collectMetrics(t, reader), MetricCountTracesSampled, "counted before the flush")
 		ps.Flush(context.Background(), tally)
 		ps.Flush(context.Background(), tally) // nothing left: adds nothing
 	}
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, reader.Collect(context.Background(), &rm))
-	got := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			got[m.Name] = m
-		}
-	}
+	got := collectMetrics(t, reader)
 	sums := func(name string) map[string]int64 {
 		out := map[string]int64{}
 		for _, dp := range got[name].Data.(metricdata.Sum[int64]).DataPoints {
@@ -363,15 +374,7 @@ func TestOTelThreshold(t *testing.T) {
 func TestExecutionTimeSumsSubMicroseconds(t *testing.T) {
 	for _, tallied := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tallied=%v", tallied), func(t *testing.T) {
-			reader := sdkmetric.NewManualReader()
-			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-			cfgs, err := loadPolicies(t, "policies:\n  - {name: yes, type: fixed, fixed: {d: sampled}}\n")
-			require.NoError(t, err)
-			ps, err := New(cfgs, fixedRegistry(nil), policy.Settings{}, Options{Meter: mp.Meter("test")})
-			require.NoError(t, err)
-			clock := &fakeClock{t: testEpoch}
-			ps.now = func() time.Time { clock.advance(100 * time.Nanosecond); return clock.t }
+			ps, reader := meteredSet(t, "policies:\n  - {name: yes, type: fixed, fixed: {d: sampled}}\n", Options{}, 100*time.Nanosecond)
 			tr := buildTrace(testTraceID, spanSpec{})
 			var tally *Tally
 			if tallied {
@@ -383,16 +386,7 @@ func TestExecutionTimeSumsSubMicroseconds(t *testing.T) {
 					ps.Flush(context.Background(), tally) // one round per decision
 				}
 			}
-			var rm metricdata.ResourceMetrics
-			require.NoError(t, reader.Collect(context.Background(), &rm))
-			var sum int64
-			for _, sm := range rm.ScopeMetrics {
-				for _, m := range sm.Metrics {
-					if m.Name == MetricPolicyExecutionTimeSum {
-						sum = m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
-					}
-				}
-			}
+			sum := collectMetrics(t, reader)[MetricPolicyExecutionTimeSum].Data.(metricdata.Sum[int64]).DataPoints[0].Value
 			// 10 timed evaluations × 100 ns × 8 = 8 µs; truncating each
 			// evaluation's 0.8 µs would have added nothing.
 			assert.Equal(t, int64(8), sum)
