@@ -12,10 +12,12 @@
 //
 // # Evaluation
 //
-// Each trace is decided once, when its decision is due (decision_wait
-// after its first span, or earlier on overflow), on a Trace view of the
-// spans buffered so far. The processor combines its top-level policies'
-// verdicts as upstream does:
+// With the default strategy (trace-complete) each trace is evaluated
+// once, when its decision is due (decision_wait after its first span, or
+// earlier: root span received, overflow), on a Trace view of the spans
+// buffered so far; `sampling_strategy: span-ingest` evaluates it on every
+// batch until a verdict is final. The processor combines its top-level
+// policies' verdicts as upstream does:
 //
 //  1. drop policies run first, in configured order; the first that returns
 //     Dropped ends the evaluation: the trace is dropped;
