@@ -44,9 +44,11 @@ func (o *options) registry() map[string]policy.Factory {
 }
 
 // WithPolicyType registers a custom policy type: a policy entry with
-// `type: name` is built by f from the block under the `name:` key. A name
-// that is empty, taken by a built-in type or registered twice makes the
-// configuration invalid (reported by Validate).
+// `type: name` is built by f from the block under the `name:` key, at the
+// top level or nested in and/not/drop/composite. Package policy holds what
+// f builds (policy.Policy) and the rules it follows. A name that is empty,
+// taken by a built-in type or registered twice makes the configuration
+// invalid (reported by Validate).
 func WithPolicyType(name string, f policy.Factory) Option {
 	return optionFunc(func(o *options) {
 		builtin := policies.Builtin()
