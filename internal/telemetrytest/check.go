@@ -327,7 +327,11 @@ func attrYAML(key string, o ObservedAttr) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:\n  description: <what it means>\n  type: %s\n", key, o.Type)
 	if o.Type == "string" {
-		fmt.Fprintf(&b, "  enum: [%s]   # if the values are a fixed set (seen here: %s)\n", strings.Join(o.Values, ", "), strings.Join(o.Values, ", "))
+		quoted := make([]string, len(o.Values))
+		for i, v := range o.Values {
+			quoted[i] = yamlString(v)
+		}
+		fmt.Fprintf(&b, "  enum: [%s]   # if the values are a fixed set (seen here: %s)\n", strings.Join(quoted, ", "), strings.Join(o.Values, ", "))
 	}
 	return b.String()
 }
@@ -340,9 +344,16 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-// yamlString quotes s when YAML would read it as something else.
+// yamlString quotes s when YAML would read it as something else: a
+// number, a boolean, null, or text with YAML syntax in it.
 func yamlString(s string) string {
-	if s == "" || strings.ContainsAny(s, ":{}[]#&*!|>'\"%@`,") || strings.TrimSpace(s) != s {
+	_, numErr := strconv.ParseFloat(s, 64)
+	switch {
+	case s == "", numErr == nil, strings.ContainsAny(s, ":{}[]#&*!|>'\"%@`,"), strings.TrimSpace(s) != s:
+		return strconv.Quote(s)
+	}
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~":
 		return strconv.Quote(s)
 	}
 	return s

@@ -227,3 +227,12 @@ func (f *fakeT) Error(args ...any) {
 		f.errors = append(f.errors, a.(string))
 	}
 }
+
+func TestYAMLString(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain": "plain", "true": `"true"`, "False": `"False"`, "null": `"null"`, "1.5": `"1.5"`, "42": `"42"`,
+		"a: b": `"a: b"`, "": `""`, " x": `" x"`, "{items}": `"{items}"`, "num_traces": "num_traces",
+	} {
+		assert.Equal(t, want, yamlString(in), in)
+	}
+}
