@@ -58,6 +58,14 @@ type Config struct {
 	// HopLimit is how many times spans may be forwarded between gateways
 	// whose views disagree before the receiver keeps them. Zero: 1.
 	HopLimit int `mapstructure:"hop_limit"`
+	// MaxSpansPerRequest bounds the spans (data and decisions) of one
+	// request from a peer; a request with more is refused. Senders split
+	// what they send to stay within it. Zero: 65536.
+	MaxSpansPerRequest int `mapstructure:"max_spans_per_request"`
+	// MaxTracesPerRequest bounds the distinct traces (data and decisions)
+	// of one request from a peer; a request with more is refused. Senders
+	// split what they send to stay within it. Zero: 16384.
+	MaxTracesPerRequest int `mapstructure:"max_traces_per_request"`
 }
 
 // ClientConfig is a gRPC client configuration plus a per-request timeout.
@@ -124,6 +132,12 @@ func (c *Config) Validate() error {
 	if c.HopLimit < 0 || c.HopLimit > maxHopLimit {
 		errs = append(errs, fmt.Errorf("handoff::hop_limit: %d: must be between 1 and %d", c.HopLimit, maxHopLimit))
 	}
+	if c.MaxSpansPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("handoff::max_spans_per_request: must be positive, got %d", c.MaxSpansPerRequest))
+	}
+	if c.MaxTracesPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("handoff::max_traces_per_request: must be positive, got %d", c.MaxTracesPerRequest))
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -134,6 +148,24 @@ func (c *Config) Validate() error {
 type resolved struct {
 	Config
 	self string // normalised Endpoint
+}
+
+// grpcDefaultMaxRecvMsgSize is gRPC's receive limit when
+// listen::max_recv_msg_size_mib is not set.
+const grpcDefaultMaxRecvMsgSize = 4 << 20
+
+// limits are the per-request limits this gateway enforces on what it
+// receives, and keeps to in what it sends (peers run the same config).
+func (r resolved) limits() requestLimits {
+	return requestLimits{spans: r.MaxSpansPerRequest, traces: r.MaxTracesPerRequest}
+}
+
+// maxRecvBytes is the largest message the listener accepts.
+func (r resolved) maxRecvBytes() int {
+	if mib := r.Listen.MaxRecvMsgSizeMiB; mib > 0 && mib <= 1<<20 {
+		return mib << 20
+	}
+	return grpcDefaultMaxRecvMsgSize
 }
 
 func (c Config) resolve(decisionWait time.Duration) (resolved, error) {
@@ -166,6 +198,12 @@ func (c Config) resolve(decisionWait time.Duration) (resolved, error) {
 	}
 	if c.HopLimit == 0 {
 		c.HopLimit = DefaultHopLimit
+	}
+	if c.MaxSpansPerRequest == 0 {
+		c.MaxSpansPerRequest = DefaultMaxSpansPerRequest
+	}
+	if c.MaxTracesPerRequest == 0 {
+		c.MaxTracesPerRequest = DefaultMaxTracesPerRequest
 	}
 	return resolved{Config: c, self: self}, nil
 }

@@ -51,6 +51,10 @@ func TestConfigValidate(t *testing.T) {
 			`handoff::listen::endpoint: "nohostport"`,
 		}},
 		{"negative hop limit", func(c *Config) { c.HopLimit = -1 }, []string{"handoff::hop_limit: -1"}},
+		{"negative request limits", func(c *Config) { c.MaxSpansPerRequest, c.MaxTracesPerRequest = -1, -2 }, []string{
+			"handoff::max_spans_per_request: must be positive, got -1",
+			"handoff::max_traces_per_request: must be positive, got -2",
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
@@ -83,6 +87,15 @@ func TestConfigResolve(t *testing.T) {
 			assert.Equal(t, 1, r.HopLimit)
 			assert.Equal(t, DefaultTimeout, r.Client.Timeout)
 			assert.True(t, r.Client.TLS.Insecure)
+			assert.Equal(t, requestLimits{spans: DefaultMaxSpansPerRequest, traces: DefaultMaxTracesPerRequest}, r.limits())
+			assert.Equal(t, 4<<20, r.maxRecvBytes())
+		}},
+		{"request limits", func(c *Config) {
+			c.MaxSpansPerRequest, c.MaxTracesPerRequest = 10, 5
+			c.Listen.MaxRecvMsgSizeMiB = 16
+		}, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, requestLimits{spans: 10, traces: 5}, r.limits())
+			assert.Equal(t, 16<<20, r.maxRecvBytes())
 		}},
 		{"window from decision_wait", func(c *Config) {}, 10 * time.Second, func(t *testing.T, r resolved) {
 			assert.Equal(t, 10*time.Second, r.Window)

@@ -59,6 +59,9 @@ type Engine struct {
 
 	logSend, logBad, logImport *ratelog.Logger
 
+	// chunkLimits bound every request sent to a peer.
+	chunkLimits chunkLimits
+
 	cur atomic.Pointer[view]
 
 	mu        sync.Mutex // guards everything below up to peers
@@ -109,6 +112,9 @@ func New(cfg Config, set component.TelemetrySettings, buf Buffer, opts ...Option
 	if set.Logger == nil {
 		set.Logger = zap.NewNop()
 	}
+	if o.maxRequestBytes == 0 {
+		o.maxRequestBytes = rc.maxRecvBytes() / 2
+	}
 	m, err := newMetrics(set.MeterProvider)
 	if err != nil {
 		return nil, fmt.Errorf("handoff: metrics: %w", err)
@@ -123,9 +129,14 @@ func New(cfg Config, set component.TelemetrySettings, buf Buffer, opts ...Option
 		logBad:    ratelog.New(set.Logger, o.logInterval),
 		logImport: ratelog.New(set.Logger, o.logInterval),
 		peers:     map[string]*peerConn{},
-		fwd:       make(chan ptrace.Traces, fwdQueue),
-		sem:       make(chan struct{}, maxInFlight),
-		stopping:  make(chan struct{}),
+		chunkLimits: chunkLimits{
+			bytes:  o.maxRequestBytes,
+			spans:  rc.MaxSpansPerRequest,
+			traces: rc.MaxTracesPerRequest,
+		},
+		fwd:      make(chan ptrace.Traces, fwdQueue),
+		sem:      make(chan struct{}, maxInFlight),
+		stopping: make(chan struct{}),
 	}
 	e.sendCtx, e.sendCancel = context.WithCancel(context.Background())
 	e.cur.Store(ownEverything)

@@ -66,8 +66,9 @@ func WithInitialBackoff(d time.Duration) Option {
 }
 
 // WithMaxRequestBytes bounds the encoded size of one request to a peer
-// (default 2 MiB, half of gRPC's default receive limit). A single trace
-// larger than that is sent alone.
+// (default: half of the listener's receive limit, listen::
+// max_recv_msg_size_mib, which peers are expected to share: 2 MiB with
+// gRPC's default of 4 MiB). A single trace larger than that is sent alone.
 func WithMaxRequestBytes(n int) Option {
 	return optionFunc(func(o *options) {
 		if n > 0 {
@@ -85,9 +86,8 @@ func WithSettleDelay(d time.Duration) Option {
 
 func defaultOptions() options {
 	return options{
-		initialBackoff:  100 * time.Millisecond,
-		maxRequestBytes: 2 << 20,
-		settleDelay:     time.Second,
-		logInterval:     10 * time.Second,
+		initialBackoff: 100 * time.Millisecond,
+		settleDelay:    time.Second,
+		logInterval:    10 * time.Second,
 	}
 }

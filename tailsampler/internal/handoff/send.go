@@ -138,7 +138,7 @@ func (e *Engine) sendTo(ctx context.Context, ep string, part ptrace.Traces, k ki
 		part.ResourceSpans().MoveAndAppendTo(out.retry.ResourceSpans())
 		return out
 	}
-	for _, chunk := range chunks(part, e.opts.maxRequestBytes) {
+	for _, chunk := range chunks(part, e.chunkLimits) {
 		if out.retry.ResourceSpans().Len() > 0 {
 			chunk.ResourceSpans().MoveAndAppendTo(out.retry.ResourceSpans())
 			continue
