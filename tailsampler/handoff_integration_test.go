@@ -73,7 +73,10 @@ func (f *fleet) peerAddress(ep string) string {
 }
 
 // start builds and starts the gateway ep whose resolver first reports view.
-func (f *fleet) start(ep string, view []string) *gateway {
+func (f *fleet) start(ep string, view []string) *gateway { return f.startWith(ep, view, nil) }
+
+// startWith is start with a last change to the configuration.
+func (f *fleet) startWith(ep string, view []string, modify func(*Config)) *gateway {
 	t := f.t
 	g := &gateway{ep: ep, sink: &consumertest.TracesSink{}, reader: sdkmetric.NewManualReader()}
 	fac := NewFactory(WithPolicyType("keep_odd_id", keepOddID), withHandoffOptions(
@@ -94,6 +97,9 @@ func (f *fleet) start(ep string, view []string) *gateway {
 	hc.Endpoint = ep
 	hc.Resolver = resolver.Config{Static: &resolver.StaticConfig{Hostnames: view}}
 	hc.Listen.NetAddr.Endpoint = "127.0.0.1:0"
+	if modify != nil {
+		modify(cfg)
+	}
 	require.NoError(t, cfg.Validate())
 
 	set := newNopSettings()
