@@ -126,6 +126,7 @@ func BenchmarkDecodeWorstCase(b *testing.B) {
 			cfg.Resolver.Static = &resolverStatic
 			cfg.MaxSpansPerRequest = n
 			cfg.MaxTracesPerRequest = n
+			cfg.AcceptFrom = AcceptAny // the handler is called without a network peer
 			buf := &countingBuffer{}
 			e, err := New(cfg, componenttest.NewNopTelemetrySettings(), buf)
 			require.NoError(b, err)

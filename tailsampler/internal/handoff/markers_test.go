@@ -263,6 +263,7 @@ func FuzzExport(f *testing.F) {
 	cfg.Resolver.Static = &resolver.StaticConfig{Hostnames: []string{cfg.Endpoint}}
 	cfg.MaxSpansPerRequest = 50
 	cfg.MaxTracesPerRequest = 20
+	cfg.AcceptFrom = AcceptAny // the handler is called without a network peer
 	// One engine, never started (it owns everything): only the Buffer is
 	// replaced per input.
 	e, err := New(cfg, componenttest.NewNopTelemetrySettings(), newFakeBuffer())

@@ -26,6 +26,7 @@ type options struct {
 	maxRequestBytes int
 	settleDelay     time.Duration
 	logInterval     time.Duration
+	lookup          LookupFunc
 }
 
 // WithDecisionWait gives the processor's decision_wait, the default of
@@ -82,6 +83,17 @@ func WithMaxRequestBytes(n int) Option {
 // view while the first sweep ran. Negative disables it.
 func WithSettleDelay(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.settleDelay = d })
+}
+
+// WithLookup replaces the resolution of ring host names into the addresses
+// their gateways connect from (accept_from: ring); default: the system
+// resolver.
+func WithLookup(f LookupFunc) Option {
+	return optionFunc(func(o *options) {
+		if f != nil {
+			o.lookup = f
+		}
+	})
 }
 
 func defaultOptions() options {

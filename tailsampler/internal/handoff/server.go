@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -20,8 +19,9 @@ type handler struct {
 	e *Engine
 }
 
-// Export imports what a peer sends. A request that is malformed or over
-// the limits is refused whole, before anything of it is applied.
+// Export imports what a peer sends. A request from a sender accept_from
+// does not admit, or that is malformed or over the limits, is refused
+// whole, before anything of it is applied.
 // Decisions are applied first (they are idempotent). Data whose hop is below hop_limit and that this gateway
 // does not own is forwarded once more; everything else is buffered here.
 // If the Buffer refuses data before anything was buffered or forwarded,
@@ -32,6 +32,10 @@ type handler struct {
 func (h *handler) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	e := h.e
 	resp := ptraceotlp.NewExportResponse()
+	markHandled(ctx)
+	if err := e.admit(ctx); err != nil {
+		return resp, err
+	}
 	td := req.Traces()
 	if r := inspect(td, e.cfg.limits()); r.refused() {
 		add(e.m.malformed, r.malformed)
@@ -100,15 +104,4 @@ func (h *handler) forwardNotOwned(g group) (_ ptrace.Traces, forwarded bool) {
 		return g.td, false
 	}
 	return kept, true
-}
-
-// refuse counts a refused request and logs it, rate-limited, with the
-// sender's address.
-func (e *Engine) refuse(ctx context.Context, reason string, fields ...zap.Field) {
-	e.m.refused.Add(context.Background(), 1, e.m.refusedAttrs[reason])
-	fields = append(fields, zap.String("reason", reason))
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		fields = append(fields, zap.String("sender", p.Addr.String()))
-	}
-	e.logBad.Warn("handoff: refused a request to the handoff listener", fields...)
 }
