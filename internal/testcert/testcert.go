@@ -119,3 +119,18 @@ func serial() *big.Int {
 func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }
+
+// SecretDir writes a fresh CA and a leaf it signs into dir as the files
+// of a kubernetes.io/tls Secret made by cert-manager: ca.crt, tls.crt and
+// tls.key.
+func SecretDir(dir string, dnsNames []string, ips []net.IP) error {
+	ca, err := NewCA(dir, "secret")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(ca.CertFile, filepath.Join(dir, "ca.crt")); err != nil {
+		return err
+	}
+	_, err = ca.Issue("tls", dnsNames, ips)
+	return err
+}

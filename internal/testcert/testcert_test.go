@@ -56,3 +56,19 @@ func TestLeafVerifiesAgainstItsCAOnly(t *testing.T) {
 	_, err = ca.Issue("nothing", nil, nil)
 	assert.ErrorIs(t, err, ErrNoNames)
 }
+
+func TestSecretDir(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, SecretDir(dir, []string{"handoff.gateway"}, nil))
+	pair, err := tls.LoadX509KeyPair(dir+"/tls.crt", dir+"/tls.key")
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	require.NoError(t, err)
+	raw, err := os.ReadFile(dir + "/ca.crt")
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(raw))
+	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "handoff.gateway"})
+	assert.NoError(t, err)
+	assert.ErrorIs(t, SecretDir(t.TempDir(), nil, nil), ErrNoNames)
+}
