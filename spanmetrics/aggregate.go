@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -20,6 +21,9 @@ type entry struct {
 	str   string
 	val   pcommon.Value
 	isStr bool
+	// trunc > 0: val is a bytes value of which only the first trunc
+	// bytes are kept.
+	trunc int
 }
 
 // scratch is per-call working memory, pooled so steady-state aggregation
@@ -32,6 +36,12 @@ type scratch struct {
 	// withEntries says whether encoding also fills entries (on a miss).
 	withEntries bool
 	adjusted    bool
+	// over: a dimension value of the key being encoded is a slice or map
+	// over the value length limit; the span goes to the overflow series.
+	over bool
+	// Values over the limit in this call, counted once per span (on the
+	// encoding without entries), reported at its end.
+	truncated, tooLarge, keysTooLong int64
 }
 
 func (sc *scratch) addStr(name, v string) {
@@ -81,6 +91,7 @@ func (c *spanConnector) ConsumeTraces(_ context.Context, td ptrace.Traces) error
 	now := c.now()
 	sc := c.scratch.Get().(*scratch)
 	defer c.scratch.Put(sc)
+	defer c.reportLimited(sc)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -181,12 +192,12 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 	b := append(sc.key[:0], 0) // kind byte, set by update
 	b = binary.LittleEndian.AppendUint64(b, rc.res.id)
 	sc.entries = sc.entries[:0]
+	sc.over = false
 	if !c.exclService {
-		b = valuekey.AppendValue(b, rc.svc)
-		sc.addVal(serviceNameKey, rc.svc)
+		b = c.appendDimValue(sc, b, serviceNameKey, rc.svc)
 	}
 	if !c.exclName {
-		name := span.Name()
+		name := c.limitStr(sc, span.Name())
 		b = valuekey.AppendString(b, name)
 		sc.addStr(spanNameKey, name)
 	}
@@ -215,10 +226,11 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 		}
 	}
 	if rc.scoped {
-		b = valuekey.AppendString(b, rc.scope.Name())
-		b = valuekey.AppendString(b, rc.scope.Version())
-		sc.addStr(scopeNameKey, rc.scope.Name())
-		sc.addStr(scopeVersionKey, rc.scope.Version())
+		name, version := c.limitStr(sc, rc.scope.Name()), c.limitStr(sc, rc.scope.Version())
+		b = valuekey.AppendString(b, name)
+		b = valuekey.AppendString(b, version)
+		sc.addStr(scopeNameKey, name)
+		sc.addStr(scopeVersionKey, version)
 	}
 	if c.cfg.EnableMetricsSamplingMethod {
 		m := "counted"
@@ -263,17 +275,29 @@ func (c *spanConnector) appendDims(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			continue
 		}
 		b = append(b, 1)
-		b = valuekey.AppendValue(b, v)
-		sc.addVal(d.name, v)
+		b = c.appendDimValue(sc, b, d.name, v)
 	}
 	sc.key = b
 }
 
+// appendGlobs appends every attribute whose key matches a glob dimension
+// (and is no named dimension), sorted by key. Keys are gathered from the
+// span, event and resource attributes, then sorted and de-duplicated: the
+// cost is O(k log k) in the matching keys, whatever their number.
 func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent bool) {
 	keys := sc.globKeys[:0]
 	add := func(m pcommon.Map) {
 		for k := range m.All() {
-			if !c.dimNames[k] && !slices.Contains(keys, k) && c.matchesGlob(k) {
+			if c.dimNames[k] {
+				continue
+			}
+			if len(k) > c.valueLimit {
+				if !sc.withEntries {
+					sc.keysTooLong++
+				}
+				continue
+			}
+			if c.matchesGlob(k) {
 				keys = append(keys, k)
 			}
 		}
@@ -284,19 +308,104 @@ func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, e
 	}
 	add(rc.attrs)
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	b := binary.AppendUvarint(sc.key, uint64(len(keys)))
 	for _, k := range keys {
 		v, _ := lookup(k, span.Attributes(), event, rc.attrs, hasEvent)
 		b = valuekey.AppendString(b, k)
-		b = valuekey.AppendValue(b, v)
-		sc.addVal(k, v)
+		b = c.appendDimValue(sc, b, k, v)
 	}
 	sc.key = b
 	sc.globKeys = keys
 }
 
+// limitStr truncates s to the value length limit, at a UTF-8 boundary.
+func (c *spanConnector) limitStr(sc *scratch, s string) string {
+	if len(s) <= c.valueLimit {
+		return s
+	}
+	if !sc.withEntries {
+		sc.truncated++
+	}
+	n := c.valueLimit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// appendDimValue appends v as a dimension value within the value length
+// limit and lists it under name for a new series: strings and bytes are
+// truncated to the limit; a slice or map whose encoding is longer marks
+// the key as over (the span goes to the overflow series).
+func (c *spanConnector) appendDimValue(sc *scratch, b []byte, name string, v pcommon.Value) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		if len(s) > c.valueLimit {
+			s = c.limitStr(sc, s)
+			sc.addStr(name, s)
+		} else {
+			sc.addVal(name, v)
+		}
+		return valuekey.AppendStr(b, s)
+	case pcommon.ValueTypeBytes:
+		bs := v.Bytes()
+		if n := c.valueLimit; bs.Len() > n {
+			if !sc.withEntries {
+				sc.truncated++
+			}
+			if sc.withEntries {
+				sc.entries = append(sc.entries, entry{name: name, val: v, trunc: n})
+			}
+			b = binary.AppendUvarint(append(b, valuekey.TagBytes), uint64(n))
+			for i := range n {
+				b = append(b, bs.At(i))
+			}
+			return b
+		}
+	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		start := len(b)
+		b = valuekey.AppendValue(b, v)
+		if len(b)-start > c.valueLimit {
+			if !sc.over && !sc.withEntries {
+				sc.tooLarge++
+			}
+			sc.over = true
+		}
+		sc.addVal(name, v)
+		return b
+	}
+	sc.addVal(name, v)
+	return valuekey.AppendValue(b, v)
+}
+
+// reportLimited counts and logs (rate-limited) the values a call limited.
+func (c *spanConnector) reportLimited(sc *scratch) {
+	if sc.truncated+sc.tooLarge+sc.keysTooLong == 0 {
+		return
+	}
+	ctx := context.Background()
+	if sc.truncated > 0 {
+		c.tel.valuesLimited.Add(ctx, sc.truncated, c.tel.limTruncated)
+	}
+	if sc.tooLarge > 0 {
+		c.tel.valuesLimited.Add(ctx, sc.tooLarge, c.tel.limTooLarge)
+	}
+	if sc.keysTooLong > 0 {
+		c.tel.valuesLimited.Add(ctx, sc.keysTooLong, c.tel.limKeyTooLong)
+	}
+	c.warn.WarnAt(c.now(), "span attributes over dimension_value_length_limit: long strings and bytes truncated, long slices and maps aggregated into the overflow series, long keys ignored by glob dimensions",
+		zap.Int("limit", c.valueLimit), zap.Int64("truncated", sc.truncated), zap.Int64("too_large", sc.tooLarge), zap.Int64("keys_too_long", sc.keysTooLong))
+	sc.truncated, sc.tooLarge, sc.keysTooLong = 0, 0, 0
+}
+
 // update finds or creates the series for the key in sc and records the span.
 func (c *spanConnector) update(sc *scratch, rc *resCtx, k kind, span ptrace.Span, event pcommon.Map, hasEvent bool, value float64, n uint64) {
+	if sc.over {
+		c.updateOverflow(rc, k, span, value, n)
+		return
+	}
 	h := xxhash.Sum64(sc.key)
 	sh := &c.shards[h&(numShards-1)]
 	sh.mu.Lock()
@@ -375,9 +484,12 @@ func (c *spanConnector) newSeries(sc *scratch, rc *resCtx, k kind, h uint64) *se
 	}
 	s.attrs.EnsureCapacity(len(sc.entries))
 	for _, e := range sc.entries {
-		if e.isStr {
+		switch {
+		case e.isStr:
 			s.attrs.PutStr(e.name, e.str)
-		} else {
+		case e.trunc > 0:
+			s.attrs.PutEmptyBytes(e.name).FromRaw(e.val.Bytes().AsRaw()[:e.trunc])
+		default:
 			e.val.CopyTo(s.attrs.PutEmpty(e.name))
 		}
 	}

@@ -50,6 +50,7 @@ type spanConnector struct {
 	histOff      bool
 	exemplars    int
 	seriesLimit  int64
+	valueLimit   int
 	dims         []dim
 	callsDims    []dim
 	histDims     []dim
@@ -136,6 +137,7 @@ func newConnector(set component.TelemetrySettings, cfg *Config, next consumer.Me
 	}
 	c.exemplars = cfg.exemplarLimit()
 	c.seriesLimit = cfg.seriesLimit()
+	c.valueLimit = cfg.valueLengthLimit()
 	c.dimNames = map[string]bool{}
 	for _, k := range reservedDimensions {
 		c.dimNames[k] = true
@@ -205,6 +207,9 @@ func (c *spanConnector) resolveDims(in []Dimension) []dim {
 }
 
 func (c *spanConnector) matchesGlob(k string) bool {
+	if len(k) > c.valueLimit {
+		return false
+	}
 	for _, g := range c.globs {
 		if ok, _ := path.Match(g, k); ok {
 			return true
