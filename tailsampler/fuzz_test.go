@@ -18,16 +18,8 @@ import (
 // exactly the spans of kept traces (odd last ID byte) have been forwarded,
 // the rest were decided not sampled.
 func FuzzConsumeTraces(f *testing.F) {
-	var m ptrace.ProtoMarshaler
-	for _, spec := range []tracegen.Spec{
-		{Traces: 3, SpansPerTrace: 2, TracesPerBatch: 3},
-		{Traces: 6, SpansPerTrace: 3, TracesPerBatch: 3, Layout: tracegen.Interleaved},
-	} {
-		for _, b := range tracegen.Batches(spec) {
-			buf, err := m.MarshalTraces(b)
-			require.NoError(f, err)
-			f.Add(buf, uint8(1))
-		}
+	for _, buf := range fuzzBatches(f) {
+		f.Add(buf, uint8(1))
 	}
 	f.Add([]byte{}, uint8(0))
 	var u ptrace.ProtoUnmarshaler
@@ -76,17 +68,9 @@ func FuzzConsumeTraces(f *testing.F) {
 // the spans of the trace whose decision was imported follow it, every
 // other span follows the policy (odd last ID byte kept).
 func FuzzHandoffImport(f *testing.F) {
-	var m ptrace.ProtoMarshaler
-	for _, spec := range []tracegen.Spec{
-		{Traces: 3, SpansPerTrace: 2, TracesPerBatch: 3},
-		{Traces: 6, SpansPerTrace: 3, TracesPerBatch: 3, Layout: tracegen.Interleaved},
-	} {
-		for _, b := range tracegen.Batches(spec) {
-			buf, err := m.MarshalTraces(b)
-			require.NoError(f, err)
-			f.Add(buf, int64(-time.Second), uint8(1))
-			f.Add(buf, int64(time.Hour), uint8(2))
-		}
+	for _, buf := range fuzzBatches(f) {
+		f.Add(buf, int64(-time.Second), uint8(1))
+		f.Add(buf, int64(time.Hour), uint8(2))
 	}
 	f.Add([]byte{}, int64(math.MinInt64), uint8(0))
 	var u ptrace.ProtoUnmarshaler
@@ -131,4 +115,22 @@ func FuzzHandoffImport(f *testing.F) {
 		require.NoError(t, h.p.Shutdown(context.Background()))
 		require.Equal(t, want, h.sink.SpanCount())
 	})
+}
+
+// fuzzBatches are the seed inputs of the fuzz targets: encoded batches of
+// whole and of interleaved traces.
+func fuzzBatches(f *testing.F) [][]byte {
+	var m ptrace.ProtoMarshaler
+	var out [][]byte
+	for _, spec := range []tracegen.Spec{
+		{Traces: 3, SpansPerTrace: 2, TracesPerBatch: 3},
+		{Traces: 6, SpansPerTrace: 3, TracesPerBatch: 3, Layout: tracegen.Interleaved},
+	} {
+		for _, b := range tracegen.Batches(spec) {
+			buf, err := m.MarshalTraces(b)
+			require.NoError(f, err)
+			out = append(out, buf)
+		}
+	}
+	return out
 }

@@ -256,22 +256,16 @@ func TestAuthExtensionAuthenticatesPeers(t *testing.T) {
 	require.NoError(t, withToken.send(td), "an authenticated sender from any address")
 }
 
-// Mutual TLS end to end with real certificates: peers hand off over TLS,
-// each verifying the other against the CA; a client without a
-// certificate, or with one from another CA, or speaking plaintext, fails
-// the handshake and is counted.
-func TestMutualTLSHandoff(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := testcert.NewCA(dir, "handoff")
+// handoffTLS makes a CA and the gateways' shared certificate (for
+// handoff.gateway.test) and returns the CA and the change to a Config that
+// runs the handoff with mutual TLS on them.
+func handoffTLS(t *testing.T) (*testcert.CA, func(*Config)) {
+	t.Helper()
+	ca, err := testcert.NewCA(t.TempDir(), "handoff")
 	require.NoError(t, err)
 	leaf, err := ca.Issue("gateway", []string{"handoff.gateway.test"}, nil)
 	require.NoError(t, err)
-	otherCA, err := testcert.NewCA(t.TempDir(), "other")
-	require.NoError(t, err)
-	otherLeaf, err := otherCA.Issue("intruder", []string{"handoff.gateway.test"}, nil)
-	require.NoError(t, err)
-
-	withTLS := func(cfg *Config) {
+	return ca, func(cfg *Config) {
 		cfg.Listen.TLS = configoptional.Some(configtls.ServerConfig{
 			Config:       configtls.Config{CertFile: leaf.CertFile, KeyFile: leaf.KeyFile},
 			ClientCAFile: ca.CertFile,
@@ -281,6 +275,19 @@ func TestMutualTLSHandoff(t *testing.T) {
 			ServerName: "handoff.gateway.test",
 		}
 	}
+}
+
+// Mutual TLS end to end with real certificates: peers hand off over TLS,
+// each verifying the other against the CA; a client without a
+// certificate, or with one from another CA, or speaking plaintext, fails
+// the handshake and is counted.
+func TestMutualTLSHandoff(t *testing.T) {
+	ca, withTLS := handoffTLS(t)
+	otherCA, err := testcert.NewCA(t.TempDir(), "other")
+	require.NoError(t, err)
+	otherLeaf, err := otherCA.Issue("intruder", []string{"handoff.gateway.test"}, nil)
+	require.NoError(t, err)
+
 	c := newCluster(t)
 	two := []string{epA, epB}
 	a := c.add(epA, []string{epA}, nodeOpt{modify: withTLS})
@@ -349,24 +356,14 @@ func TestLimitsAndMalformedAreRefusedOverTheWire(t *testing.T) {
 // Plaintext stays possible and says so once, at start; mutual TLS is
 // quiet.
 func TestPlaintextWarnsOnceAtStart(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := testcert.NewCA(dir, "handoff")
-	require.NoError(t, err)
-	leaf, err := ca.Issue("gateway", []string{"handoff.gateway.test"}, nil)
-	require.NoError(t, err)
+	_, withTLS := handoffTLS(t)
 	for _, tt := range []struct {
 		name   string
 		modify func(*Config)
 		warns  int
 	}{
 		{"plaintext", nil, 1},
-		{"mutual TLS", func(cfg *Config) {
-			cfg.Listen.TLS = configoptional.Some(configtls.ServerConfig{
-				Config:       configtls.Config{CertFile: leaf.CertFile, KeyFile: leaf.KeyFile},
-				ClientCAFile: ca.CertFile,
-			})
-			cfg.Client.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: ca.CertFile, CertFile: leaf.CertFile, KeyFile: leaf.KeyFile}}
-		}, 0},
+		{"mutual TLS", withTLS, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zap.WarnLevel)
