@@ -101,5 +101,6 @@ func defaultOptions() options {
 		initialBackoff: 100 * time.Millisecond,
 		settleDelay:    time.Second,
 		logInterval:    10 * time.Second,
+		lookup:         defaultLookup,
 	}
 }

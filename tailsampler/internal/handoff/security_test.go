@@ -375,3 +375,16 @@ func TestPlaintextWarnsOnceAtStart(t *testing.T) {
 		})
 	}
 }
+
+// Without WithLookup, ring host names go through the system resolver
+// (here /etc/hosts: localhost).
+func TestHostNameRingUsesTheSystemResolver(t *testing.T) {
+	c := newCluster(t)
+	view := []string{epA, "localhost:4317"}
+	a := c.add(epA, view, nodeOpt{})
+	td, _ := handoffRequest(t, view, epA)
+	addr := a.e.Addr().String()
+	require.Eventually(t, func() bool {
+		return newRogue(t, addr, "127.0.0.1", nil).send(td) == nil
+	}, 10*time.Second, 20*time.Millisecond, "localhost's address is accepted once resolved")
+}
