@@ -2,8 +2,11 @@ package spanmetrics
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
@@ -185,9 +188,10 @@ func (c *spanConnector) encode(sc *scratch, rc *resCtx, span ptrace.Span, event 
 }
 
 // encodeBase writes the key prefix shared by every metric of the span:
-// resource identity, default dimensions and `dimensions`. Every value is
-// written with a type tag and a length, so int 200 and string "200", or a
-// missing dimension and an empty one, never share a key.
+// resource identity, default dimensions and `dimensions`. Attribute values
+// are keyed by their string form (appendValueText), as upstream keys them,
+// so int 500, string "500" and double 500.0 feed one series; a missing
+// dimension and an empty one still never share a key.
 func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent, adjusted bool) {
 	b := append(sc.key[:0], 0) // kind byte, set by update
 	b = binary.LittleEndian.AppendUint64(b, rc.res.id)
@@ -225,12 +229,18 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			sc.addStr(statusCodeKey, "")
 		}
 	}
+	if c.instanceID != "" {
+		// The same for every series of this connector: no key bytes.
+		sc.addStr(instanceKey, c.instanceID)
+	}
 	if rc.scoped {
 		name, version := c.limitStr(sc, rc.scope.Name()), c.limitStr(sc, rc.scope.Version())
 		b = valuekey.AppendString(b, name)
 		b = valuekey.AppendString(b, version)
 		sc.addStr(scopeNameKey, name)
-		sc.addStr(scopeVersionKey, version)
+		if version != "" { // as upstream: no empty version
+			sc.addStr(scopeVersionKey, version)
+		}
 	}
 	if c.cfg.EnableMetricsSamplingMethod {
 		m := "counted"
@@ -334,10 +344,12 @@ func (c *spanConnector) limitStr(sc *scratch, s string) string {
 	return s[:n]
 }
 
-// appendDimValue appends v as a dimension value within the value length
-// limit and lists it under name for a new series: strings and bytes are
-// truncated to the limit; a slice or map whose encoding is longer marks
-// the key as over (the span goes to the overflow series).
+// appendDimValue appends v as a dimension value (its string form, see
+// appendValueText) within the value length limit, and lists it under name
+// for a new series: strings and bytes are truncated to the limit (bytes
+// keyed by the base64 of what is kept, as their string form is); a slice
+// or map whose string form is longer marks the key as over (the span goes
+// to the overflow series).
 func (c *spanConnector) appendDimValue(sc *scratch, b []byte, name string, v pcommon.Value) []byte {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
@@ -348,25 +360,19 @@ func (c *spanConnector) appendDimValue(sc *scratch, b []byte, name string, v pco
 		} else {
 			sc.addVal(name, v)
 		}
-		return valuekey.AppendStr(b, s)
+		return valuekey.AppendString(b, s)
 	case pcommon.ValueTypeBytes:
-		bs := v.Bytes()
-		if n := c.valueLimit; bs.Len() > n {
-			if !sc.withEntries {
-				sc.truncated++
-			}
+		if n := c.valueLimit; v.Bytes().Len() > n {
 			if sc.withEntries {
 				sc.entries = append(sc.entries, entry{name: name, val: v, trunc: n})
+			} else {
+				sc.truncated++
 			}
-			b = binary.AppendUvarint(append(b, valuekey.TagBytes), uint64(n))
-			for i := range n {
-				b = append(b, bs.At(i))
-			}
-			return b
+			return valuekey.AppendString(b, base64.StdEncoding.EncodeToString(v.Bytes().AsRaw()[:n]))
 		}
 	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
 		start := len(b)
-		b = valuekey.AppendValue(b, v)
+		b = appendValueText(b, v)
 		if len(b)-start > c.valueLimit {
 			if !sc.over && !sc.withEntries {
 				sc.tooLarge++
@@ -377,7 +383,7 @@ func (c *spanConnector) appendDimValue(sc *scratch, b []byte, name string, v pco
 		return b
 	}
 	sc.addVal(name, v)
-	return valuekey.AppendValue(b, v)
+	return appendValueText(b, v)
 }
 
 // reportLimited counts and logs (rate-limited) the values a call limited.
@@ -632,4 +638,39 @@ func (c *spanConnector) evictOldestLocked() {
 	c.removeResourceLocked(oldest)
 	oldest.evicted.Store(true)
 	c.tel.resourcesRemoved.Add(context.Background(), 1, reason("evicted"))
+}
+
+// appendValueText appends v's string form (pcommon.Value.AsString),
+// length-prefixed. Values with the same string form share a series, as
+// upstream keys series by AsString: they become one label set in
+// Prometheus anyway, and keeping them apart made one of them silently win
+// there. The series carries the value of the span that created it.
+// Strings, ints, bools and doubles in fixed notation are formatted in
+// place, with no allocation; other values go through AsString.
+func appendValueText(dst []byte, v pcommon.Value) []byte {
+	var tmp [40]byte
+	var text []byte
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return valuekey.AppendString(dst, v.Str())
+	case pcommon.ValueTypeEmpty:
+		return valuekey.AppendString(dst, "")
+	case pcommon.ValueTypeInt:
+		text = strconv.AppendInt(tmp[:0], v.Int(), 10)
+	case pcommon.ValueTypeBool:
+		text = strconv.AppendBool(tmp[:0], v.Bool())
+	case pcommon.ValueTypeDouble:
+		// AsString writes doubles in fixed notation unless they are
+		// non-finite, below 1e-6 or at least 1e21 in magnitude.
+		f := v.Double()
+		if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
+			text = strconv.AppendFloat(tmp[:0], f, 'f', -1, 64)
+			break
+		}
+		return valuekey.AppendString(dst, v.AsString())
+	default:
+		return valuekey.AppendString(dst, v.AsString())
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(text)))
+	return append(dst, text...)
 }
