@@ -36,7 +36,7 @@ const (
 	gwB = "127.0.9.2:4317"
 	gwC = "127.0.9.3:4317"
 
-	itDecisionWait = 1500 * time.Millisecond
+	itDecisionWait = 2500 * time.Millisecond
 	// itGap separates a trace's first spans from the scale event: traces
 	// must be decided decision_wait after their first span, not after the
 	// spans that reached the new owner itGap later.
