@@ -112,7 +112,7 @@ func TestPolicyOTTLBounds(t *testing.T) {
 			require.NoError(t, err)
 			// The 3000-deep case would keep the parser busy for over a
 			// minute: it is refused before parsing.
-			_, err = buildPolicy(&cfgs[0], "policies[0]", bindRegistry(builtinPolicyTypes()), normalizeSettings(PolicySettings{}))
+			_, err = buildPolicy(&cfgs[0], "policies[0]", bindRegistry(Builtin()), normalizeSettings(policy.Settings{}))
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return
