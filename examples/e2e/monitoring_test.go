@@ -19,6 +19,7 @@ import (
 	"github.com/tailgate-otel/tailgate/examples/internal/wire"
 	"github.com/tailgate-otel/tailgate/examples/internal/workload"
 	"github.com/tailgate-otel/tailgate/examples/monitoring"
+	"github.com/tailgate-otel/tailgate/internal/testcert"
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 )
 
@@ -100,7 +101,10 @@ func TestMonitoring(t *testing.T) {
 	setGateways(2, 3)
 	dns.Set(monFirstGateway, netip.MustParseAddr(monHost(2)))
 
-	// Gateways .2 and .3 from the start, .4 started now and published later.
+	// Gateways .2 and .3 from the start, .4 started now and published later,
+	// their handoff over mutual TLS as in TestScaleEvents.
+	handoffTLS := t.TempDir()
+	require.NoError(t, testcert.SecretDir(handoffTLS, []string{"gateway-collector-handoff.observability.svc"}, nil))
 	var gateways []*process
 	for _, last := range []int{2, 3, 4} {
 		p, err := launch(t, fmt.Sprintf("mon-gateway-%d", last), "gateway-config.loopback-handoff.yaml", map[string]string{
@@ -108,6 +112,7 @@ func TestMonitoring(t *testing.T) {
 			"BACKEND_ENDPOINT": sink.Addr(),
 			"GATEWAY_HOSTNAME": monGateways,
 			"DNS_NAMESERVER":   dns.Addr(),
+			"HANDOFF_TLS_DIR":  handoffTLS,
 		}, monGatewayOverrides)
 		require.NoError(t, err)
 		gateways = append(gateways, p)

@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +43,7 @@ type objects struct {
 	pdbs            map[string]*policyv1.PodDisruptionBudget
 	roles           map[string]*rbacv1.Role
 	roleBindings    map[string]*rbacv1.RoleBinding
+	networkPolicies map[string]*networkingv1.NetworkPolicy
 	hpas            map[string]*autoscalingv2.HorizontalPodAutoscaler
 	podMonitors     map[string]*podMonitor
 }
@@ -96,6 +98,8 @@ func decodeStrict(doc []byte) (metav1.Object, string, error) {
 		obj = &autoscalingv2.HorizontalPodAutoscaler{}
 	case "monitoring.coreos.com/v1/PodMonitor":
 		obj = &podMonitor{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	default:
 		return nil, "", fmt.Errorf("unexpected apiVersion/kind %q", tm.APIVersion+"/"+tm.Kind)
 	}
@@ -130,7 +134,7 @@ func loadFrom(t *testing.T, pattern string) objects {
 		deployments: map[string]*appsv1.Deployment{}, daemonSets: map[string]*appsv1.DaemonSet{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, roles: map[string]*rbacv1.Role{},
 		roleBindings: map[string]*rbacv1.RoleBinding{}, hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{},
-		podMonitors: map[string]*podMonitor{},
+		podMonitors: map[string]*podMonitor{}, networkPolicies: map[string]*networkingv1.NetworkPolicy{},
 	}
 	files, err := filepath.Glob(pattern)
 	require.NoError(t, err)
@@ -182,6 +186,9 @@ func loadFrom(t *testing.T, pattern string) objects {
 			case *podMonitor:
 				_, dup = o.podMonitors[v.Name]
 				o.podMonitors[v.Name] = v
+			case *networkingv1.NetworkPolicy:
+				_, dup = o.networkPolicies[v.Name]
+				o.networkPolicies[v.Name] = v
 			}
 			assert.False(t, dup, "%s: %s/%s declared twice", f, kind, obj.GetName())
 		}
@@ -316,8 +323,9 @@ func TestGatewayHandoff(t *testing.T) {
 
 	listen, ok := dig(t, h, "listen")["endpoint"].(string)
 	require.True(t, ok, "handoff::listen::endpoint")
-	_, port, found := strings.Cut(listen, ":")
-	require.True(t, found)
+	colon := strings.LastIndexByte(listen, ':')
+	require.Positive(t, colon, listen)
+	port := listen[colon+1:]
 	assert.True(t, hasContainerPort(c, "handoff", 0), "the handoff port is named")
 	assert.True(t, slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool {
 		return p.Name == "handoff" && fmt.Sprint(p.ContainerPort) == port
