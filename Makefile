@@ -10,7 +10,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 
-.PHONY: test vet staticcheck race fuzz bench tools demo
+.PHONY: test vet staticcheck race fuzz bench tools demo telemetry-docs
 
 test: vet staticcheck race fuzz
 
@@ -35,6 +35,12 @@ fuzz:
 # Benchmarks are for people, not CI: the machine is shared and noisy.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Render each component's documentation.md from its metadata.yaml with the
+# collector's mdatagen (not part of test: TestTelemetryDocumented in each
+# package checks that both match what the code registers).
+telemetry-docs:
+	./.ci/telemetry-docs
 
 # The seed's story on one machine (see examples/README.md).
 demo:

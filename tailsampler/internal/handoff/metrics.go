@@ -9,9 +9,11 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 )
 
-// Scope of the instruments; the names carry the processor's prefix so they
-// sit next to otelcol_processor_tail_sampling_* on dashboards.
-const meterScope = "github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
+// Scope of the instruments: the processor's own, as the handoff is part of
+// the tail_sampling processor (its names carry the processor's prefix and
+// are documented in tailsampler/metadata.yaml); an internal package path
+// would otherwise show up in every user's otel_scope_name.
+const meterScope = "github.com/tailgate-otel/tailgate/tailsampler"
 
 const metricPrefix = "otelcol_processor_tail_sampling_handoff_"
 
