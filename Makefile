@@ -2,8 +2,9 @@
 # README documents and the one .ci/run calls; the other targets are its parts.
 GO          ?= go
 # Modules in this repository: the library at the root and, when present, the
-# examples module (its own go.mod so the library's dependency set stays lean).
-MODULES     := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod))
+# examples and compat modules (their own go.mod so the library's dependency
+# set stays lean; compat links upstream's components for differential tests).
+MODULES     := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod compat/go.mod))
 FUZZTIME    ?= 5s
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN       ?= $(shell $(GO) env GOPATH)/bin

@@ -3,7 +3,9 @@ package spanmetrics
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"slices"
+	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -174,15 +176,16 @@ func (c *spanConnector) encode(sc *scratch, rc *resCtx, span ptrace.Span, event 
 }
 
 // encodeBase writes the key prefix shared by every metric of the span:
-// resource identity, default dimensions and `dimensions`. Every value is
-// written with a type tag and a length, so int 200 and string "200", or a
-// missing dimension and an empty one, never share a key.
+// resource identity, default dimensions and `dimensions`. Attribute values
+// are keyed by their string form (appendValueText), as upstream keys them,
+// so int 500, string "500" and double 500.0 feed one series; a missing
+// dimension and an empty one still never share a key.
 func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent, adjusted bool) {
 	b := append(sc.key[:0], 0) // kind byte, set by update
 	b = binary.LittleEndian.AppendUint64(b, rc.res.id)
 	sc.entries = sc.entries[:0]
 	if !c.exclService {
-		b = valuekey.AppendValue(b, rc.svc)
+		b = appendValueText(b, rc.svc)
 		sc.addVal(serviceNameKey, rc.svc)
 	}
 	if !c.exclName {
@@ -214,11 +217,17 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			sc.addStr(statusCodeKey, "")
 		}
 	}
+	if c.instanceID != "" {
+		// The same for every series of this connector: no key bytes.
+		sc.addStr(instanceKey, c.instanceID)
+	}
 	if rc.scoped {
 		b = valuekey.AppendString(b, rc.scope.Name())
 		b = valuekey.AppendString(b, rc.scope.Version())
 		sc.addStr(scopeNameKey, rc.scope.Name())
-		sc.addStr(scopeVersionKey, rc.scope.Version())
+		if rc.scope.Version() != "" { // as upstream: no empty version
+			sc.addStr(scopeVersionKey, rc.scope.Version())
+		}
 	}
 	if c.cfg.EnableMetricsSamplingMethod {
 		m := "counted"
@@ -263,7 +272,7 @@ func (c *spanConnector) appendDims(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			continue
 		}
 		b = append(b, 1)
-		b = valuekey.AppendValue(b, v)
+		b = appendValueText(b, v)
 		sc.addVal(d.name, v)
 	}
 	sc.key = b
@@ -288,7 +297,7 @@ func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, e
 	for _, k := range keys {
 		v, _ := lookup(k, span.Attributes(), event, rc.attrs, hasEvent)
 		b = valuekey.AppendString(b, k)
-		b = valuekey.AppendValue(b, v)
+		b = appendValueText(b, v)
 		sc.addVal(k, v)
 	}
 	sc.key = b
@@ -520,4 +529,39 @@ func (c *spanConnector) evictOldestLocked() {
 	c.removeResourceLocked(oldest)
 	oldest.evicted.Store(true)
 	c.tel.resourcesRemoved.Add(context.Background(), 1, reason("evicted"))
+}
+
+// appendValueText appends v's string form (pcommon.Value.AsString),
+// length-prefixed. Values with the same string form share a series, as
+// upstream keys series by AsString: they become one label set in
+// Prometheus anyway, and keeping them apart made one of them silently win
+// there. The series carries the value of the span that created it.
+// Strings, ints, bools and doubles in fixed notation are formatted in
+// place, with no allocation; other values go through AsString.
+func appendValueText(dst []byte, v pcommon.Value) []byte {
+	var tmp [40]byte
+	var text []byte
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return valuekey.AppendString(dst, v.Str())
+	case pcommon.ValueTypeEmpty:
+		return valuekey.AppendString(dst, "")
+	case pcommon.ValueTypeInt:
+		text = strconv.AppendInt(tmp[:0], v.Int(), 10)
+	case pcommon.ValueTypeBool:
+		text = strconv.AppendBool(tmp[:0], v.Bool())
+	case pcommon.ValueTypeDouble:
+		// AsString writes doubles in fixed notation unless they are
+		// non-finite, below 1e-6 or at least 1e21 in magnitude.
+		f := v.Double()
+		if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
+			text = strconv.AppendFloat(tmp[:0], f, 'f', -1, 64)
+			break
+		}
+		return valuekey.AppendString(dst, v.AsString())
+	default:
+		return valuekey.AppendString(dst, v.AsString())
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(text)))
+	return append(dst, text...)
 }

@@ -27,9 +27,12 @@ const (
 const DefaultNamespace = "traces.span.metrics"
 
 const (
-	defaultFlushInterval         = 60 * time.Second
-	defaultResourceCacheSize     = 1000
-	defaultTimestampCacheSize    = 1000
+	defaultFlushInterval     = 60 * time.Second
+	defaultResourceCacheSize = 1000
+	// metric_timestamp_cache_size, when unset: ten entries per resource
+	// of resource_metrics_cache_size, at least 1000, as upstream.
+	minTimestampCacheSize        = 1000
+	timestampCachePerResource    = 10
 	defaultExemplarsPerDataPoint = 5
 	defaultExponentialMaxSize    = 160
 	// defaultSeriesLimit bounds series per resource and metric when
@@ -52,9 +55,12 @@ const (
 	scopeVersionKey = "span.instrumentation.scope.version"
 	samplingKey     = "sampling.method"
 	overflowKey     = "otel.metric.overflow"
+	// instanceKey identifies the collector instance that aggregated a
+	// point, so several gateways' cumulative series never collide.
+	instanceKey = "collector.instance.id"
 )
 
-var reservedDimensions = []string{serviceNameKey, spanNameKey, spanKindKey, statusCodeKey}
+var reservedDimensions = []string{serviceNameKey, spanNameKey, spanKindKey, statusCodeKey, instanceKey}
 
 // Dimension is one extra attribute copied from spans onto metrics. Either
 // Name (looked up in span attributes, then resource attributes, then Default)
@@ -300,7 +306,7 @@ func (c *Config) timestampCacheSize() int {
 	if c.TimestampCacheSize != nil {
 		return *c.TimestampCacheSize
 	}
-	return defaultTimestampCacheSize
+	return max(minTimestampCacheSize, c.ResourceMetricsCacheSize*timestampCachePerResource)
 }
 
 func (c *Config) seriesLimit() int64 {

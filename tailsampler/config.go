@@ -181,6 +181,10 @@ func (c *Config) Validate() error {
 		add("policies: at least one policy is required")
 	} else if err := validatePolicies(c.Policies, c.policyTypes()); err != nil {
 		errs = append(errs, err)
+	} else if c.SamplingStrategy == StrategySpanIngest {
+		if names := statefulPolicies(c.Policies, c.policyTypes()); len(names) > 0 {
+			errs = append(errs, statefulError(names))
+		}
 	}
 	if h := c.Handoff.Get(); h != nil {
 		// Its messages already name their keys (handoff::...).

@@ -40,6 +40,12 @@ type policyEntry struct {
 	optNot     []metric.AddOption // policy=name, sampled=false
 	optPolicy  []metric.AddOption
 	optLatency []metric.RecordOption
+	// threshold is upstream's OpenTelemetry sampling threshold of the
+	// policy (0 unless probabilistic, or an and holding one): among the
+	// policies that sample a trace, the one with the smallest threshold
+	// names the decision.
+	threshold uint64
+	stateful  bool
 }
 
 // newPolicySet builds every policy of cfgs from reg (built-in and custom
@@ -81,6 +87,8 @@ func newPolicySet(cfgs []PolicyCfg, reg map[string]PolicyFactory, set PolicySett
 			optNot:     []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(pol, attribute.Bool("sampled", false)))},
 			optPolicy:  []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(pol))},
 			optLatency: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(pol))},
+			threshold:  thresholdOf(p),
+			stateful:   isStateful(p),
 		}
 		ps.slots++
 		if c.Type == typeDrop {
@@ -99,15 +107,35 @@ func newPolicySet(cfgs []PolicyCfg, reg map[string]PolicyFactory, set PolicySett
 // Order and precedence, as upstream:
 //  1. drop policies, in configured order: the first Dropped ends it;
 //  2. every other policy, in configured order (with sample_on_first_match,
-//     until the first Sampled);
-//  3. any InvertNotSampled → NotSampled; else any Sampled → Sampled (first
-//     one named); else any InvertSampled and no NotSampled/Unspecified vote
-//     → Sampled; else NotSampled.
+//     until the first Sampled; a Dropped also ends it);
+//  3. any Dropped → Dropped; else any InvertNotSampled → NotSampled; else
+//     any Sampled → Sampled; else any InvertSampled and no NotSampled vote
+//     → Sampled; else NotSampled. (Only custom policies return the
+//     deprecated inverted verdicts.)
+//
+// A sampled trace is named after the sampling policy with the smallest
+// sampling threshold, the first of them on a tie: a probabilistic policy
+// (threshold from its percentage) yields to a later filter policy
+// (threshold 0), as upstream does since it reports thresholds.
 //
 // A policy that returns an error is counted in
 // sampling_policy_evaluation_error and has no vote.
 func (ps *policySet) Decide(ctx context.Context, t Trace) (Decision, string) {
 	return ps.decide(ctx, t, nil)
+}
+
+// stateful names the top-level policies that are stateful (see
+// StatefulPolicy), in configured order.
+func (ps *policySet) stateful() []string {
+	var names []string
+	for _, group := range [2][]*policyEntry{ps.drops, ps.others} {
+		for _, e := range group {
+			if e.stateful {
+				names = append(names, e.name)
+			}
+		}
+	}
+	return names
 }
 
 // policyTally accumulates per-policy counts over many decisions, so a
@@ -168,18 +196,18 @@ func (ps *policySet) decide(ctx context.Context, t Trace, tally *policyTally) (D
 			return Dropped, e.name
 		}
 	}
-	var firstSampled, firstInvertSampled, firstInvertNot *policyEntry
-	negative := false
+	var sampled, firstInvertSampled, firstInvertNot *policyEntry
+	notSampled := false
 	for _, e := range ps.others {
 		var d Decision
 		d, start = ps.eval(ctx, e, t, timed, start, tally)
 		switch d {
 		case Dropped:
-			// A custom policy may veto like a drop policy does.
+			// A custom (or nested) policy may veto like a drop policy does.
 			return Dropped, e.name
 		case Sampled:
-			if firstSampled == nil {
-				firstSampled = e
+			if sampled == nil || e.threshold < sampled.threshold {
+				sampled = e
 			}
 		case InvertSampled:
 			if firstInvertSampled == nil {
@@ -189,9 +217,9 @@ func (ps *policySet) decide(ctx context.Context, t Trace, tally *policyTally) (D
 			if firstInvertNot == nil {
 				firstInvertNot = e
 			}
-		case NotSampled, Unspecified:
-			negative = true
-		case errorVote:
+		case NotSampled:
+			notSampled = true
+		case Unspecified, errorVote:
 		}
 		if ps.sampleOnFirstMatch && d == Sampled {
 			break
@@ -199,10 +227,10 @@ func (ps *policySet) decide(ctx context.Context, t Trace, tally *policyTally) (D
 	}
 	switch {
 	case firstInvertNot != nil:
-		return NotSampled, firstInvertNot.name
-	case firstSampled != nil:
-		return Sampled, firstSampled.name
-	case firstInvertSampled != nil && !negative:
+		return NotSampled, ""
+	case sampled != nil:
+		return Sampled, sampled.name
+	case firstInvertSampled != nil && !notSampled:
 		return Sampled, firstInvertSampled.name
 	}
 	return NotSampled, ""
@@ -251,4 +279,19 @@ func (ps *policySet) eval(ctx context.Context, e *policyEntry, t Trace, timed bo
 		return errorVote, end
 	}
 	return d, end
+}
+
+// thresholdReporter is implemented by built-in policies whose upstream
+// counterpart reports an OpenTelemetry sampling threshold.
+type thresholdReporter interface {
+	samplingThreshold() uint64
+}
+
+// thresholdOf is p's sampling threshold: 0 (always sample) for every
+// policy that does not report one, as upstream treats them.
+func thresholdOf(p Policy) uint64 {
+	if r, ok := p.(thresholdReporter); ok {
+		return r.samplingThreshold()
+	}
+	return 0
 }

@@ -74,10 +74,10 @@ func expectPair(a, b string) (Decision, string) {
 	case has("dropped"):
 		return Dropped, names["dropped"]
 	case has("invert_not_sampled"):
-		return NotSampled, names["invert_not_sampled"]
+		return NotSampled, ""
 	case has("sampled"):
 		return Sampled, names["sampled"]
-	case has("invert_sampled") && !has("not_sampled") && !has("unspecified"):
+	case has("invert_sampled") && !has("not_sampled"):
 		return Sampled, names["invert_sampled"]
 	}
 	return NotSampled, ""
@@ -115,8 +115,9 @@ policies:
 	assert.Equal(t, "veto", name)
 	assert.Zero(t, calls["keep"], "the drop ends evaluation before other policies run")
 
-	// A drop that does not match is not a vote: an invert_match policy
-	// still keeps the trace (upstream would count a NotSampled).
+	// A drop that does not match is not a vote, as upstream since it
+	// evaluates drop policies apart: a custom InvertSampled still keeps
+	// the trace.
 	cfgs, err = loadPolicies(t, `
 policies:
   - {name: inv, type: fixed, fixed: {d: invert_sampled}}
@@ -145,7 +146,7 @@ func TestEvaluateSampleOnFirstMatch(t *testing.T) {
 	ps = fixedSet(t, false, calls, "not_sampled", "sampled", "invert_not_sampled")
 	d, name = ps.Decide(context.Background(), tr)
 	assert.Equal(t, NotSampled, d)
-	assert.Equal(t, "p2", name)
+	assert.Empty(t, name, "a veto names nobody, as upstream")
 	assert.Equal(t, 1, calls["p2"])
 
 	// An earlier invert veto still wins, as upstream.
@@ -235,4 +236,95 @@ func TestEvaluateSeedPolicies(t *testing.T) {
 	d, name = ps.Decide(ctx, buildTrace(testTraceID, spanSpec{durMs: 1500}))
 	assert.Equal(t, Sampled, d)
 	assert.Equal(t, "slow-traces-policy", name)
+}
+
+// invert_match flips only its own policy's match, at the top level and
+// inside and/not/drop/composite: the issue's "not /health" rule keeps
+// every other trace that another policy samples, and vetoes nothing.
+func TestEvaluateInvertMatchFlipsOnlyItsOwnPolicy(t *testing.T) {
+	health := spanSpec{attrs: map[string]any{"http.route": "/health"}, durMs: 1}
+	api := spanSpec{attrs: map[string]any{"http.route": "/api"}, durMs: 1}
+	failed := spanSpec{attrs: map[string]any{"http.route": "/health"}, status: ptrace.StatusCodeError, durMs: 1}
+	notHealth := `{name: not-health, type: string_attribute, string_attribute: {key: http.route, values: [/health], invert_match: true}}`
+	tests := []struct {
+		name   string
+		yaml   string
+		trace  spanSpec
+		want   Decision
+		policy string
+	}{
+		{"top level keeps a non-matching trace", "policies:\n  - " + notHealth, api, Sampled, "not-health"},
+		{"top level does not veto another policy", "policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - " + notHealth, failed, Sampled, "errors"},
+		{"matching trace is only not sampled", "policies:\n  - " + notHealth, health, NotSampled, ""},
+		{"inside and", "policies:\n  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}, " + notHealth + "]}}", api, Sampled, "a"},
+		{"inside and, matching", "policies:\n  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR, UNSET]}}, " + notHealth + "]}}", health, NotSampled, ""},
+		{"inside not", "policies:\n  - {name: n, type: not, not: {not_sub_policy: " + notHealth + "}}", health, Sampled, "n"},
+		{"inside drop: the old veto", "policies:\n  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}\n  - {name: d, type: drop, drop: {drop_sub_policy: [" + notHealth + "]}}", spanSpec{attrs: map[string]any{"http.route": "/api"}, status: ptrace.StatusCodeError, durMs: 1}, Dropped, "d"},
+		{"inside composite", "policies:\n  - {name: c, type: composite, composite: {max_total_spans_per_second: 100, composite_sub_policy: [" + notHealth + "]}}", api, Sampled, "c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfgs, err := loadPolicies(t, tt.yaml)
+			require.NoError(t, err)
+			ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, false)
+			require.NoError(t, err)
+			d, name := ps.Decide(context.Background(), buildTrace(testTraceID, tt.trace))
+			assert.Equal(t, tt.want.String(), d.String())
+			assert.Equal(t, tt.policy, name)
+		})
+	}
+}
+
+// The sampled trace is named after the sampling policy with the smallest
+// OpenTelemetry threshold: a filter (0) wins over an earlier probabilistic
+// policy, a larger percentage over a smaller one, the first on a tie; an
+// and reports its most selective sub-policy's threshold.
+func TestEvaluateNamesPolicyWithSmallestThreshold(t *testing.T) {
+	errSpan := spanSpec{status: ptrace.StatusCodeError, durMs: 1}
+	tests := []struct {
+		name, yaml, want string
+		first            bool
+	}{
+		{"filter after probabilistic", `
+policies:
+  - {name: ten, type: probabilistic, probabilistic: {sampling_percentage: 100}}
+  - {name: all, type: always_sample}`, "ten", false},
+		{"filter after a partial probabilistic", `
+policies:
+  - {name: ninety, type: probabilistic, probabilistic: {sampling_percentage: 99.999999}}
+  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}`, "errors", false},
+		{"larger percentage", `
+policies:
+  - {name: low, type: probabilistic, probabilistic: {sampling_percentage: 99.99}}
+  - {name: high, type: probabilistic, probabilistic: {sampling_percentage: 99.999999}}`, "high", false},
+		{"and takes its largest threshold", `
+policies:
+  - {name: p, type: probabilistic, probabilistic: {sampling_percentage: 99.9999}}
+  - {name: a, type: and, and: {and_sub_policy: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}, {name: q, type: probabilistic, probabilistic: {sampling_percentage: 99.99}}]}}`, "p", false},
+		{"sample_on_first_match stops at the first", `
+policies:
+  - {name: ninety, type: probabilistic, probabilistic: {sampling_percentage: 99.999999}}
+  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}`, "ninety", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfgs, err := loadPolicies(t, tt.yaml)
+			require.NoError(t, err)
+			ps, err := newPolicySet(cfgs, builtinPolicyTypes(), PolicySettings{}, tt.first)
+			require.NoError(t, err)
+			d, name := ps.Decide(context.Background(), buildTrace(testTraceID, errSpan))
+			require.Equal(t, Sampled, d)
+			assert.Equal(t, tt.want, name)
+		})
+	}
+}
+
+func TestOTelThreshold(t *testing.T) {
+	assert.Equal(t, uint64(0), otelThreshold(1))
+	assert.Equal(t, uint64(0), otelThreshold(2))
+	assert.Equal(t, uint64(1<<56), otelThreshold(0))
+	assert.Equal(t, uint64(1<<56), otelThreshold(-1))
+	assert.Equal(t, uint64(1<<55), otelThreshold(0.5))
+	assert.Equal(t, uint64(1<<56)-7205759403792794, otelThreshold(0.1), "round(0.1 × 2^56)")
+	assert.Less(t, otelThreshold(0.2), otelThreshold(0.1))
 }

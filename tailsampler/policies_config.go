@@ -234,3 +234,31 @@ func (c *PolicyCfg) strayKeys() []string {
 	}
 	return out
 }
+
+// usesType reports whether a policy of type typ appears anywhere in cfgs,
+// sub-policies included.
+func usesType(cfgs []PolicyCfg, typ string) bool {
+	for i := range cfgs {
+		c := &cfgs[i]
+		if c.Type == typ {
+			return true
+		}
+		var subs []PolicyCfg
+		switch c.Type {
+		case typeAnd:
+			subs = c.And.SubPolicies
+		case typeDrop:
+			subs = c.Drop.SubPolicies
+		case typeComposite:
+			subs = c.Composite.SubPolicies
+		case typeNot:
+			if c.Not.SubPolicy != nil {
+				subs = []PolicyCfg{*c.Not.SubPolicy}
+			}
+		}
+		if usesType(subs, typ) {
+			return true
+		}
+	}
+	return false
+}

@@ -138,6 +138,31 @@ func validatePolicies(cfgs []PolicyCfg, reg map[string]PolicyFactory) error {
 	return errors.Join(errs...)
 }
 
+// ErrStatefulPolicy is wrapped by the error about stateful policies under
+// `sampling_strategy: span-ingest`.
+var ErrStatefulPolicy = errors.New("stateful policy")
+
+// statefulPolicies names the top-level policies of a valid list that are
+// stateful (StatefulPolicy), each as "policies[i] (name)".
+func statefulPolicies(cfgs []PolicyCfg, reg map[string]PolicyFactory) []string {
+	reg = bindRegistry(reg)
+	set := validationSettings()
+	var names []string
+	for i := range cfgs {
+		where := label("policies", i, cfgs[i].Name)
+		if p, err := buildPolicy(&cfgs[i], where, reg, set); err == nil && isStateful(p) {
+			names = append(names, where)
+		}
+	}
+	return names
+}
+
+// statefulError says why span-ingest refuses the named policies.
+func statefulError(names []string) error {
+	return fmt.Errorf("sampling_strategy: %q evaluates a trace on every batch, so it cannot use a %w (a budget, or a bound a growing trace may cross): %s",
+		StrategySpanIngest, ErrStatefulPolicy, strings.Join(names, ", "))
+}
+
 // validationSettings builds throwaway policies: nothing is recorded.
 func validationSettings() PolicySettings {
 	return normalizeSettings(PolicySettings{Telemetry: component.TelemetrySettings{}})

@@ -194,3 +194,37 @@ policies:
 	assert.Contains(t, err.Error(), "kep")
 	assert.False(t, errors.Is(err, ErrUnknownPolicyType))
 }
+
+func TestValidateSpanIngestRefusesStatefulPolicies(t *testing.T) {
+	cfgs, err := loadPolicies(t, `
+policies:
+  - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+  - {name: budget, type: rate_limiting, rate_limiting: {spans_per_second: 10}}
+  - {name: band, type: latency, latency: {threshold_ms: 10, upper_threshold_ms: 20}}
+  - {name: slow, type: latency, latency: {threshold_ms: 10}}
+  - {name: small, type: span_count, span_count: {min_spans: 1, max_spans: 5}}
+  - {name: bytes, type: bytes_limiting, bytes_limiting: {bytes_per_second: 10}}
+  - {name: c, type: composite, composite: {max_total_spans_per_second: 10, composite_sub_policy: [{name: x, type: always_sample}]}}
+  - {name: a, type: and, and: {and_sub_policy: [{name: x, type: always_sample}, {name: y, type: rate_limiting, rate_limiting: {spans_per_second: 1}}]}}
+  - {name: n, type: not, not: {not_sub_policy: {name: y, type: span_count, span_count: {max_spans: 3}}}}
+  - {name: d, type: drop, drop: {drop_sub_policy: [{name: y, type: string_attribute, string_attribute: {key: k, values: [v]}}]}}
+`)
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Policies = cfgs
+	require.NoError(t, cfg.Validate(), "trace-complete takes every policy")
+
+	cfg.SamplingStrategy = StrategySpanIngest
+	err = cfg.Validate()
+	require.ErrorIs(t, err, ErrStatefulPolicy)
+	for _, want := range []string{"policies[1] (budget)", "policies[2] (band)", "policies[4] (small)", "policies[5] (bytes)", "policies[6] (c)", "policies[7] (a)", "policies[8] (n)"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	for _, stateless := range []string{"(errors)", "(slow)", "(d)"} {
+		assert.NotContains(t, err.Error(), stateless)
+	}
+
+	// A processor built without Validate refuses them too.
+	_, err = NewFactory().CreateTraces(context.Background(), newNopSettings(), cfg, nopSink())
+	require.ErrorIs(t, err, ErrStatefulPolicy)
+}

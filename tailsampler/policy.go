@@ -12,12 +12,13 @@ import (
 
 // Decision is a policy's verdict on one trace.
 //
-// When several policies are configured their verdicts are combined with
-// upstream's precedence: drop policies are consulted first and any Dropped
-// ends the evaluation; otherwise Dropped > InvertNotSampled > Sampled >
-// InvertSampled > NotSampled, where an InvertSampled verdict keeps the trace
-// only if no policy voted NotSampled (Unspecified counts as NotSampled), as
-// upstream does.
+// When several policies are configured their verdicts are combined as
+// upstream combines them: drop policies are consulted first and any
+// Dropped ends the evaluation; then any Dropped, else any Sampled keeps
+// the trace; a policy that returns an error has no vote. The built-in
+// policies only ever return Sampled, NotSampled or Dropped (invert_match
+// flips a policy's own match); InvertSampled and InvertNotSampled remain
+// for custom policies and keep upstream's deprecated precedence.
 type Decision uint8
 
 const (
@@ -27,11 +28,16 @@ const (
 	NotSampled
 	// Sampled means the policy asks to keep the trace.
 	Sampled
-	// InvertSampled is the result of an inverted match that keeps the
-	// trace; it loses to a Sampled verdict of another policy.
+	// InvertSampled keeps the trace only when no other policy voted
+	// NotSampled and none voted Sampled first.
+	//
+	// Deprecated: upstream removed inverted decisions from its built-in
+	// policies; use a drop policy to veto, or a not policy to invert.
 	InvertSampled
-	// InvertNotSampled is the result of an inverted match that rejects the
-	// trace; it wins over every other verdict except Dropped.
+	// InvertNotSampled rejects the trace whatever other policies say,
+	// except Dropped.
+	//
+	// Deprecated: use a drop policy instead.
 	InvertNotSampled
 	// Dropped means the trace must not be kept whatever other policies say.
 	Dropped
@@ -85,6 +91,19 @@ type Trace interface {
 // concurrent use: the processor evaluates traces on several goroutines.
 type Policy interface {
 	Evaluate(ctx context.Context, t Trace) (Decision, error)
+}
+
+// StatefulPolicy is implemented by policies whose verdict on a trace
+// depends on more than that trace: a budget (rate_limiting,
+// bytes_limiting, composite) or a bound a growing trace may still cross
+// (latency with upper_threshold_ms, span_count with max_spans). Such a
+// policy cannot decide a trace from one batch, so `sampling_strategy:
+// span-ingest` refuses it, naming it. Policies that do not implement the
+// interface are stateless.
+type StatefulPolicy interface {
+	Policy
+	// Stateful reports whether the policy, as configured, is stateful.
+	Stateful() bool
 }
 
 // PolicyFunc adapts an ordinary function to the Policy interface.

@@ -8,10 +8,27 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
-// matches is how and/drop read a sub-policy's verdict: only a positive
-// verdict counts. Upstream lets Unspecified and Dropped count as a match
-// too; a sub-policy with no opinion should not make `and` sample.
+// matches is how and/drop/composite read a sub-policy's verdict: only a
+// positive verdict counts. Upstream's and/drop let every verdict other
+// than a negative one count (Unspecified, Dropped); no built-in policy
+// returns those without an error, so only custom policies can tell, and a
+// sub-policy with no opinion should not make `and` sample.
 func matches(d Decision) bool { return d == Sampled || d == InvertSampled }
+
+// anyStateful reports whether one of ps is stateful (StatefulPolicy).
+func anyStateful(ps []Policy) bool {
+	for _, p := range ps {
+		if isStateful(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isStateful(p Policy) bool {
+	s, ok := p.(StatefulPolicy)
+	return ok && s.Stateful()
+}
 
 func (c *combinators) buildList(list string, cfgs []PolicyCfg, set PolicySettings) ([]Policy, []string, error) {
 	if len(cfgs) == 0 {
@@ -66,6 +83,19 @@ func (p *andPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
 	return Sampled, nil
 }
 
+// Stateful: an and is as stateful as its sub-policies.
+func (p *andPolicy) Stateful() bool { return anyStateful(p.subs) }
+
+// samplingThreshold is upstream's threshold of an and: the largest of its
+// sub-policies' (the most selective one decides whether a trace passes).
+func (p *andPolicy) samplingThreshold() uint64 {
+	var th uint64
+	for _, s := range p.subs {
+		th = max(th, thresholdOf(s))
+	}
+	return th
+}
+
 // drop
 
 type dropPolicy struct{ subs []Policy }
@@ -82,8 +112,9 @@ func (c *combinators) drop(set PolicySettings, conf *confmap.Conf) (Policy, erro
 	return &dropPolicy{subs: subs}, nil
 }
 
-// Evaluate returns Dropped when every sub-policy samples, and Unspecified
-// (no opinion) otherwise: a drop policy is a veto, never a vote.
+// Evaluate returns Dropped when every sub-policy samples, and NotSampled
+// otherwise, as upstream. At the top level a drop policy is a veto, never
+// a vote: its NotSampled is counted in its metrics and nowhere else.
 func (p *dropPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
 	for _, s := range p.subs {
 		d, err := s.Evaluate(ctx, t)
@@ -91,11 +122,14 @@ func (p *dropPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
 			return Unspecified, err
 		}
 		if !matches(d) {
-			return Unspecified, nil
+			return NotSampled, nil
 		}
 	}
 	return Dropped, nil
 }
+
+// Stateful: a drop is as stateful as its sub-policies.
+func (p *dropPolicy) Stateful() bool { return anyStateful(p.subs) }
 
 // not
 
@@ -116,20 +150,25 @@ func (c *combinators) not(set PolicySettings, conf *confmap.Conf) (Policy, error
 	return &notPolicy{sub: sub}, nil
 }
 
-// Evaluate inverts the sub-policy. Inverted verdicts are inverted too
-// (upstream passes them through unchanged, so `not` around an invert_match
-// policy did nothing); Unspecified and Dropped pass through.
+// Evaluate turns Sampled into NotSampled and back, as upstream; every
+// other verdict (Unspecified, Dropped, a custom policy's inverted ones)
+// passes through. An invert_match sub-policy has already flipped its own
+// match, so `not` around it samples what the policy without invert_match
+// would.
 func (p *notPolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
 	d, err := p.sub.Evaluate(ctx, t)
 	if err != nil {
 		return Unspecified, err
 	}
 	switch d {
-	case Sampled, InvertSampled:
+	case Sampled:
 		return NotSampled, nil
-	case NotSampled, InvertNotSampled:
+	case NotSampled:
 		return Sampled, nil
 	default:
 		return d, nil
 	}
 }
+
+// Stateful: a not is as stateful as its sub-policy.
+func (p *notPolicy) Stateful() bool { return isStateful(p.sub) }

@@ -20,9 +20,11 @@ import (
 //     remaining capacity, as upstream's README promises;
 //   - max_total_spans_per_second caps the sum over all sub-policies
 //     (upstream compares each sub-policy's own count against it);
-//   - a sub-policy without a rate_allocation entry is limited only by the
-//     total (upstream gives it a share of 0, so it never samples);
 //   - policy_order is honoured (upstream evaluates in list order).
+//
+// As upstream, a sub-policy without a rate_allocation entry, or with
+// `percent: 0`, gets an equal share: max_total_spans_per_second divided by
+// the number of sub-policies.
 type compositePolicy struct {
 	now      func() time.Time
 	maxTotal int64
@@ -37,7 +39,7 @@ type compositePolicy struct {
 type compositeSub struct {
 	name   string
 	p      Policy
-	budget int64 // spans per second; <0 means only the total applies
+	budget int64 // spans per second
 }
 
 func (c *combinators) composite(set PolicySettings, conf *confmap.Conf) (Policy, error) {
@@ -83,10 +85,9 @@ func (c *combinators) composite(set PolicySettings, conf *confmap.Conf) (Policy,
 		}
 		sum += ra.Percent
 		if ra.Percent > 0 {
-			budget[ra.Policy] = ra.Percent * cfg.MaxTotalSpansPerSecond / 100
-		} else if len(cfg.SubPolicies) > 0 {
-			// Upstream: an explicit 0 means an equal share of the total.
-			budget[ra.Policy] = cfg.MaxTotalSpansPerSecond / int64(len(cfg.SubPolicies))
+			// Upstream computes the share in floating point and compares
+			// whole span counts with it: the same as truncating.
+			budget[ra.Policy] = int64(float64(ra.Percent) / 100 * float64(cfg.MaxTotalSpansPerSecond))
 		}
 	}
 	if sum > 100 {
@@ -118,15 +119,23 @@ func (c *combinators) composite(set PolicySettings, conf *confmap.Conf) (Policy,
 
 	set = normalizeSettings(set)
 	p := &compositePolicy{now: set.Now, maxTotal: cfg.MaxTotalSpansPerSecond, used: make([]int64, len(order))}
+	// Upstream's equal share is a float (total / n) compared with whole
+	// span counts: truncating it admits the same traces.
+	equal := int64(float64(cfg.MaxTotalSpansPerSecond) / float64(len(cfg.SubPolicies)))
 	for _, i := range order {
 		b, ok := budget[cfg.SubPolicies[i].Name]
 		if !ok {
-			b = -1
+			b = equal
 		}
 		p.subs = append(p.subs, compositeSub{name: cfg.SubPolicies[i].Name, p: subs[i], budget: b})
 	}
 	return p, nil
 }
+
+// Stateful: a composite charges every kept trace to its per-second
+// budgets (upstream only counts its sub-policies, and so lets a composite
+// through span-ingest, where each batch of a trace is charged again).
+func (p *compositePolicy) Stateful() bool { return true }
 
 func (p *compositePolicy) Evaluate(ctx context.Context, t Trace) (Decision, error) {
 	n := int64(t.SpanCount())
@@ -157,8 +166,7 @@ func (p *compositePolicy) admit(i int, n int64) bool {
 		p.total = 0
 		clear(p.used)
 	}
-	b := p.subs[i].budget
-	if p.total+n > p.maxTotal || (b >= 0 && p.used[i]+n > b) {
+	if p.total+n > p.maxTotal || p.used[i]+n > p.subs[i].budget {
 		return false
 	}
 	p.total += n

@@ -52,10 +52,13 @@ func newLatencyPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
 }
 
 // Evaluate uses the trace's whole span (last end minus first start), which
-// the buffer keeps up to date, so no span is visited. Upstream stops at
-// the first span that pushes the running duration over the lower bound,
-// which can keep a trace whose final duration is above upper_threshold_ms;
-// using the final duration avoids that.
+// the buffer keeps up to date, so no span is visited. As upstream, a trace
+// is kept when it lasts longer than threshold_ms (whole milliseconds,
+// truncated), or with an upper bound when threshold_ms < d <=
+// upper_threshold_ms. Upstream decides the band on the running duration
+// while it scans spans, so it keeps a trace as soon as a prefix of its
+// spans falls in the band even when the whole trace lasts longer; the
+// final duration is used here, so the band means what it says.
 func (p *latencyPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
 	first, last := t.FirstStart(), t.LastEnd()
 	if first == 0 || last < first {
@@ -63,10 +66,14 @@ func (p *latencyPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
 	}
 	ms := time.Duration(last - first).Milliseconds()
 	if p.upperMs == 0 {
-		return boolDecision(ms >= p.lowerMs), nil
+		return boolDecision(ms > p.lowerMs), nil
 	}
 	return boolDecision(ms > p.lowerMs && ms <= p.upperMs), nil
 }
+
+// Stateful: with an upper bound, a trace that is in the band now may
+// outgrow it with its next span.
+func (p *latencyPolicy) Stateful() bool { return p.upperMs > 0 }
 
 // span_count
 
@@ -100,6 +107,9 @@ func (p *spanCountPolicy) Evaluate(_ context.Context, t Trace) (Decision, error)
 	return boolDecision(n >= p.min && (p.max == 0 || n <= p.max)), nil
 }
 
+// Stateful: with max_spans, a trace in range now may grow out of it.
+func (p *spanCountPolicy) Stateful() bool { return p.max > 0 }
+
 // probabilistic
 
 // defaultHashSalt is upstream's default, so that with the same salt a trace
@@ -116,6 +126,9 @@ type probabilisticPolicy struct {
 	// 16 multiply-xor steps and no allocation.
 	saltState uint64
 	threshold uint64
+	// otelThreshold is the OpenTelemetry threshold of the percentage
+	// (tracestate sampling), used only to name the deciding policy.
+	otelThreshold uint64
 }
 
 func newProbabilisticPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error) {
@@ -135,8 +148,28 @@ func newProbabilisticPolicy(_ PolicySettings, conf *confmap.Conf) (Policy, error
 		h ^= uint64(salt[i])
 		h *= fnvPrime64
 	}
-	return &probabilisticPolicy{saltState: h, threshold: probabilityThreshold(cfg.SamplingPercentage / 100)}, nil
+	ratio := cfg.SamplingPercentage / 100
+	return &probabilisticPolicy{saltState: h, threshold: probabilityThreshold(ratio), otelThreshold: otelThreshold(ratio)}, nil
 }
+
+// maxAdjustedCount is 2^56, the range of OpenTelemetry sampling
+// thresholds (W3C tracestate `ot=th`).
+const maxAdjustedCount = 1 << 56
+
+// otelThreshold is the OpenTelemetry rejection threshold of a sampling
+// ratio at full precision: 2^56 − round(ratio × 2^56); 0 samples all,
+// 2^56 none.
+func otelThreshold(ratio float64) uint64 {
+	switch {
+	case ratio >= 1:
+		return 0
+	case !(ratio >= 1.0/maxAdjustedCount): // NaN, 0 and below the smallest probability
+		return maxAdjustedCount
+	}
+	return maxAdjustedCount - uint64(math.Round(ratio*maxAdjustedCount))
+}
+
+func (p *probabilisticPolicy) samplingThreshold() uint64 { return p.otelThreshold }
 
 // probabilityThreshold maps a ratio onto [0, MaxUint64] exactly as
 // upstream does (a float64 cannot hold MaxUint64, hence big.Float).

@@ -28,7 +28,8 @@ func TestPolicyLeafTypes(t *testing.T) {
 	}{
 		{"always", `{name: a, type: always_sample}`, []spanSpec{unset}, Sampled},
 
-		{"latency at threshold", `{name: l, type: latency, latency: {threshold_ms: 500}}`, []spanSpec{{durMs: 500}}, Sampled},
+		{"latency at threshold", `{name: l, type: latency, latency: {threshold_ms: 500}}`, []spanSpec{{durMs: 500}}, NotSampled},
+		{"latency above threshold", `{name: l, type: latency, latency: {threshold_ms: 500}}`, []spanSpec{{durMs: 501}}, Sampled},
 		{"latency below", `{name: l, type: latency, latency: {threshold_ms: 500}}`, []spanSpec{{durMs: 499}}, NotSampled},
 		{"latency spans whole trace", `{name: l, type: latency, latency: {threshold_ms: 500}}`, []spanSpec{{startMs: 0, durMs: 100}, {startMs: 450, durMs: 100}}, Sampled},
 		{"latency window lower exclusive", `{name: l, type: latency, latency: {threshold_ms: 100, upper_threshold_ms: 200}}`, []spanSpec{{durMs: 100}}, NotSampled},
@@ -60,10 +61,10 @@ func TestPolicyLeafTypes(t *testing.T) {
 		{"string regex", `{name: s, type: string_attribute, string_attribute: {key: path, values: ["^/api/v[0-9]+/"], enabled_regex_matching: true}}`, []spanSpec{attr("path", "/api/v2/users")}, Sampled},
 		{"string regex unanchored as upstream", `{name: s, type: string_attribute, string_attribute: {key: path, values: ["health"], enabled_regex_matching: true}}`, []spanSpec{attr("path", "/healthz")}, Sampled},
 		{"string regex miss", `{name: s, type: string_attribute, string_attribute: {key: path, values: ["^/api"], enabled_regex_matching: true}}`, []spanSpec{attr("path", "/web")}, NotSampled},
-		{"string invert no match", `{name: s, type: string_attribute, string_attribute: {key: tier, values: [pro], invert_match: true}}`, []spanSpec{attr("tier", "free")}, InvertSampled},
-		{"string invert missing key", `{name: s, type: string_attribute, string_attribute: {key: tier, values: [pro], invert_match: true}}`, []spanSpec{unset}, InvertSampled},
-		{"string invert match", `{name: s, type: string_attribute, string_attribute: {key: tier, values: [pro], invert_match: true}}`, []spanSpec{attr("tier", "free"), attr("tier", "pro")}, InvertNotSampled},
-		{"string invert resource", `{name: s, type: string_attribute, string_attribute: {key: service.name, values: [x], invert_match: true}}`, []spanSpec{res("service.name", "x")}, InvertNotSampled},
+		{"string invert no match", `{name: s, type: string_attribute, string_attribute: {key: tier, values: [pro], invert_match: true}}`, []spanSpec{attr("tier", "free")}, Sampled},
+		{"string invert missing key", `{name: s, type: string_attribute, string_attribute: {key: tier, values: [pro], invert_match: true}}`, []spanSpec{unset}, Sampled},
+		{"string invert match", `{name: s, type: string_attribute, string_attribute: {key: tier, values: [pro], invert_match: true}}`, []spanSpec{attr("tier", "free"), attr("tier", "pro")}, NotSampled},
+		{"string invert resource", `{name: s, type: string_attribute, string_attribute: {key: service.name, values: [x], invert_match: true}}`, []spanSpec{res("service.name", "x")}, NotSampled},
 
 		{"numeric in range", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 400, max_value: 599}}`, []spanSpec{attr("code", 200), attr("code", 503)}, Sampled},
 		{"numeric bounds inclusive", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 400, max_value: 599}}`, []spanSpec{attr("code", 599)}, Sampled},
@@ -73,16 +74,16 @@ func TestPolicyLeafTypes(t *testing.T) {
 		{"numeric double", `{name: n, type: numeric_attribute, numeric_attribute: {key: ratio, min_value: 1, max_value: 2}}`, []spanSpec{attr("ratio", 1.5)}, Sampled},
 		{"numeric string ignored", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 0, max_value: 10}}`, []spanSpec{attr("code", "abc")}, NotSampled},
 		{"numeric resource", `{name: n, type: numeric_attribute, numeric_attribute: {key: shard, min_value: 3, max_value: 3}}`, []spanSpec{res("shard", 3)}, Sampled},
-		{"numeric invert", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 400, max_value: 599, invert_match: true}}`, []spanSpec{attr("code", 200)}, InvertSampled},
-		{"numeric invert match", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 400, max_value: 599, invert_match: true}}`, []spanSpec{attr("code", 404)}, InvertNotSampled},
+		{"numeric invert", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 400, max_value: 599, invert_match: true}}`, []spanSpec{attr("code", 200)}, Sampled},
+		{"numeric invert match", `{name: n, type: numeric_attribute, numeric_attribute: {key: code, min_value: 400, max_value: 599, invert_match: true}}`, []spanSpec{attr("code", 404)}, NotSampled},
 
 		{"bool match", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true}}`, []spanSpec{attr("force", true)}, Sampled},
 		{"bool false value", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: false}}`, []spanSpec{attr("force", false)}, Sampled},
 		{"bool mismatch", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true}}`, []spanSpec{attr("force", false)}, NotSampled},
 		{"bool string not bool", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true}}`, []spanSpec{attr("force", "true")}, NotSampled},
 		{"bool resource", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true}}`, []spanSpec{res("force", true)}, Sampled},
-		{"bool invert", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true, invert_match: true}}`, []spanSpec{attr("force", true)}, InvertNotSampled},
-		{"bool invert absent", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true, invert_match: true}}`, []spanSpec{unset}, InvertSampled},
+		{"bool invert", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true, invert_match: true}}`, []spanSpec{attr("force", true)}, NotSampled},
+		{"bool invert absent", `{name: b, type: boolean_attribute, boolean_attribute: {key: force, value: true, invert_match: true}}`, []spanSpec{unset}, Sampled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,6 +61,9 @@ func (p *rateLimitingPolicy) Evaluate(_ context.Context, t Trace) (Decision, err
 	return boolDecision(p.bucket.take(int64(t.SpanCount()))), nil
 }
 
+// Stateful: the bucket remembers what earlier traces took.
+func (p *rateLimitingPolicy) Stateful() bool { return true }
+
 // bytes_limiting
 
 type bytesLimitingPolicy struct{ bucket *tokenBucket }
@@ -83,6 +86,9 @@ func newBytesLimitingPolicy(set PolicySettings, conf *confmap.Conf) (Policy, err
 func (p *bytesLimitingPolicy) Evaluate(_ context.Context, t Trace) (Decision, error) {
 	return boolDecision(p.bucket.take(int64(t.Bytes()))), nil
 }
+
+// Stateful: the bucket remembers what earlier traces took.
+func (p *bytesLimitingPolicy) Stateful() bool { return true }
 
 // limitingParams validates a rate and its burst; the burst defaults to
 // twice the rate, as upstream.

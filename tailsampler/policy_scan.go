@@ -64,18 +64,10 @@ type noResource struct{}
 
 func (noResource) matchResource(pcommon.Resource) bool { return false }
 
-// matchDecision maps a scan result to a decision, with upstream's invert
-// semantics: an inverted policy keeps the trace (InvertSampled) when no
-// resource or span matches, and vetoes it (InvertNotSampled) when one does.
+// matchDecision maps a scan result to a decision. invert_match flips the
+// policy's own match and nothing else, as upstream does since it removed
+// its inverted decisions: an inverted policy samples the traces in which
+// no resource or span matches (a missing key counts as no match).
 func matchDecision(matched, invert bool) Decision {
-	switch {
-	case invert && matched:
-		return InvertNotSampled
-	case invert:
-		return InvertSampled
-	case matched:
-		return Sampled
-	default:
-		return NotSampled
-	}
+	return boolDecision(matched != invert)
 }

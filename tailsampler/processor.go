@@ -13,11 +13,11 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
 )
 
@@ -96,7 +96,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		dw:         int64(cfg.DecisionWait),
 		dwr:        int64(cfg.DecisionWaitAfterRootReceived),
 		spanIngest: cfg.SamplingStrategy == StrategySpanIngest,
-		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0,
+		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || usesType(cfg.Policies, typeBytesLimiting),
 		copyInput:  protoPoolingEnabled(),
 		stopping:   make(chan struct{}),
 		stopDec:    make(chan struct{}),
@@ -124,11 +124,11 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	}
 	p.policies = ps
 	if p.spanIngest {
-		if sp, ok := any(ps).(interface{ statefulPolicies() []string }); ok {
-			if names := sp.statefulPolicies(); len(names) > 0 {
-				tel.close()
-				return nil, fmt.Errorf("sampling_strategy: span-ingest cannot use stateful policies %v", names)
-			}
+		// Validate reports this too; a processor built from code without
+		// Validate must not run a budget once per batch either.
+		if names := ps.stateful(); len(names) > 0 {
+			tel.close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, statefulError(names))
 		}
 	}
 
@@ -152,15 +152,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 // protoPoolingEnabled reports whether pdata's pooling gate is on. With it,
 // receivers may recycle a batch once ConsumeTraces returns, so the
 // processor copies input instead of holding it.
-func protoPoolingEnabled() bool {
-	on := false
-	featuregate.GlobalRegistry().VisitAll(func(g *featuregate.Gate) {
-		if g.ID() == "pdata.useProtoPooling" && g.IsEnabled() {
-			on = true
-		}
-	})
-	return on
-}
+func protoPoolingEnabled() bool { return gatestate.Enabled("pdata.useProtoPooling", false) }
 
 func (p *sampler) nowNanos() int64 { return int64(p.clock.Now().Sub(p.base)) }
 
@@ -281,7 +273,11 @@ func (p *sampler) ingest(ctx context.Context, td ptrace.Traces, firstSeen int64)
 	}
 	sc := p.getScratch()
 	defer p.putScratch(sc)
-	sc.collect(p, &heldBatch{td: td, owned: owned})
+	b := &heldBatch{td: td, owned: owned}
+	if p.needBytes {
+		b.sizes = measureBatch(td)
+	}
+	sc.collect(p, b)
 	var st ingestStats
 	for si, items := range sc.byShard {
 		if len(items) == 0 {

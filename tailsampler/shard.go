@@ -29,7 +29,8 @@ type traceEntry struct {
 	deadline   int64
 	firstStart pcommon.Timestamp
 	lastEnd    pcommon.Timestamp
-	bytes      int64
+	bytes      int64     // buffered size as upstream counts it (when counting bytes)
+	size       traceSize // its parts, as spans arrive
 	root       int32
 	gen        uint32
 	state      entryState
@@ -241,6 +242,7 @@ func (s *shard) newEntry(id pcommon.TraceID, firstSeen int64) uint32 {
 	e.deadline = firstSeen + s.p.dw
 	e.firstStart, e.lastEnd = 0, 0
 	e.bytes = 0
+	e.size = traceSize{}
 	e.root = -1
 	e.state = statePending
 	e.ingestKeep, e.ingestPol, e.override = false, "", 0
@@ -263,6 +265,16 @@ func (s *shard) schedule(at int64, idx, gen uint32) {
 
 func (s *shard) addSpan(idx uint32, it *ingestItem, now int64, out *outBuilder, st *ingestStats) {
 	e := &s.entries[idx]
+	if it.ref.b.sizes != nil {
+		var prev spanRef
+		if n := len(e.refs); n > 0 {
+			prev = e.refs[n-1]
+		}
+		e.size.add(it.ref, int64(it.bytes), prev, len(e.refs) > 0)
+		grown := e.size.parts() - e.bytes
+		e.bytes += grown
+		s.bytes += grown
+	}
 	e.refs = append(e.refs, it.ref)
 	if len(e.refs) == 1 || it.start < e.firstStart {
 		e.firstStart = it.start
@@ -270,8 +282,6 @@ func (s *shard) addSpan(idx uint32, it *ingestItem, now int64, out *outBuilder, 
 	if it.end > e.lastEnd {
 		e.lastEnd = it.end
 	}
-	e.bytes += int64(it.bytes)
-	s.bytes += int64(it.bytes)
 	if it.root && e.root < 0 {
 		e.root = int32(len(e.refs) - 1)
 		if s.p.dwr > 0 && e.state == statePending {
@@ -299,7 +309,7 @@ func (s *shard) snapshot(idx uint32) traceView {
 		bytes:      -1,
 	}
 	if s.p.needBytes {
-		v.bytes = int(e.bytes)
+		v.bytes = int(e.size.traces())
 	}
 	return v
 }
@@ -393,6 +403,7 @@ func (s *shard) release(idx uint32) {
 	}
 	s.bytes -= e.bytes
 	e.bytes = 0
+	e.size = traceSize{}
 	e.state = stateFree
 	e.gen++
 	e.ingestPol = ""
