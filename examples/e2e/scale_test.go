@@ -59,10 +59,13 @@ const (
 	scaleUp                     // 3 → 4 a third of the way in
 	scaleDown                   // 4 → 3: out of DNS, then SIGTERM
 	rolling                     // each of 3 gateways: out of DNS, SIGTERM, restart on the same address, back in DNS
+	freeze                      // gateway 2 SIGSTOPped for faultFreeze, then SIGCONT; it stays in DNS
+	crash                       // gateway 2 SIGKILLed and out of DNS; restarted on the same address faultRestart later
 )
 
 func (e scaleEvent) String() string {
-	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3"}[e]
+	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3",
+		"gateway frozen 15 s", "gateway killed, back 2 s later"}[e]
 }
 
 type scenario struct {
@@ -72,6 +75,11 @@ type scenario struct {
 	traffic  time.Duration
 	seed     uint64
 	gateways int // at the start
+	// Workload, when it differs from the scale scenarios' (rate scaleRate,
+	// 1 error trace in 50, the first failed export ends the run).
+	rate       int
+	errorEvery int
+	keepGoing  bool
 }
 
 func (s scenario) name() string {
@@ -84,11 +92,16 @@ func (s scenario) name() string {
 // outcome is what a scenario measured.
 type outcome struct {
 	sc      scenario
-	score   workload.Score
-	handoff map[string]float64 // otelcol_processor_tail_sampling_handoff_* summed over gateways
-	events  []string
-	took    time.Duration
-	err     error
+	sent    workload.Sent // what the application saw: failed exports, slowest call
+	faultAt time.Time     // fault scenarios: when the fault began
+	// buffered is the sum over agents of their buffer for the faulty
+	// gateway (requests) just before it recovered.
+	buffered float64
+	score    workload.Score
+	handoff  map[string]float64 // otelcol_processor_tail_sampling_handoff_* summed over gateways
+	events   []string
+	took     time.Duration
+	err      error
 }
 
 // TestScaleEvents runs the scenarios concurrently (as goroutines: -parallel
@@ -146,8 +159,8 @@ func TestScaleEvents(t *testing.T) {
 // scaleTable renders the results as the README's table.
 func scaleTable(rs []outcome) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| scenario | handoff | traces | error traces | complete | partial | missing | split (all traces) | split / traces that arrived | handoff: traces sent · received · spans forwarded · decisions sent · failures |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "| scenario | handoff | traces | error traces | complete | partial | missing | split (all traces) | split / traces that arrived | slowest app export | handoff: traces sent · received · spans forwarded · decisions sent · failures |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {
 		if r.err != nil {
 			fmt.Fprintf(&b, "| %s | %s | error: %v |\n", r.sc.event, onOff(r.sc.handoff), r.err)
@@ -161,9 +174,9 @@ func scaleTable(rs []outcome) string {
 				r.handoff["otelcol_processor_tail_sampling_handoff_spans_forwarded"], r.handoff["otelcol_processor_tail_sampling_handoff_decisions_sent"],
 				r.handoff["otelcol_processor_tail_sampling_handoff_failures"])
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d / %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d / %d | %v | %s |\n",
 			r.sc.event, onOff(r.sc.handoff), s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
-			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), s.Split(), s.Arrived(), ho)
+			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), s.Split(), s.Arrived(), r.sent.Slowest.Round(time.Millisecond), ho)
 	}
 	return b.String()
 }
@@ -195,6 +208,8 @@ type deployment struct {
 	agents   []*process
 	events   []string
 	metrics  map[string]float64 // handoff counters of gateways already stopped
+	faultAt  time.Time          // when the fault scenario's fault began
+	buffered float64            // what the agents buffered for the faulty gateway, at its worst
 }
 
 func (d *deployment) host(last int) string     { return fmt.Sprintf("127.0.%d.%d", d.sc.third, last) }
@@ -315,6 +330,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		out.took = time.Since(began)
 		d.mu.Lock()
 		out.events = d.events
+		out.faultAt, out.buffered = d.faultAt, d.buffered
 		d.mu.Unlock()
 	}()
 	var err error
@@ -382,7 +398,11 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 
 	snd := wire.NewSender()
 	defer snd.Close()
-	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed}
+	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed,
+		ErrorEvery: sc.errorEvery, KeepGoing: sc.keepGoing}
+	if sc.rate > 0 {
+		plan.Rate = sc.rate
+	}
 	var (
 		sent    workload.Sent
 		playErr error
@@ -400,6 +420,14 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		if sleepCtx(ctx, sc.traffic/3) {
 			evErr = d.stopGateway(ctx, 4)
 		}
+	case freeze:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.freezeGateway(ctx, 2)
+		}
+	case crash:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.crashGateway(ctx, 2)
+		}
 	case rolling:
 		if !sleepCtx(ctx, 2*time.Second) {
 			break
@@ -414,6 +442,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		}
 	}
 	wg.Wait()
+	out.sent = sent
 	if out.err = errors.Join(playErr, evErr); out.err != nil {
 		return out
 	}
