@@ -278,15 +278,21 @@ func (l *lb[T]) failoverBuffered(b *backend[T]) {
 	l.transit.Add(1)
 	l.closing.Go(func() {
 		defer l.transit.Add(-1)
-		for _, e := range b.buf.drain() {
-			data, err := l.load(b, e)
-			if err != nil {
-				l.dropEntry(b, e, 0, dropCorrupt, err)
-				continue
-			}
-			l.handOff(b, e, data, reasonEndpointUnhealthy)
-		}
+		l.handOffQueued(b, reasonEndpointUnhealthy)
 	})
+}
+
+// handOffQueued re-routes every entry waiting in b's buffer (not those its
+// senders hold).
+func (l *lb[T]) handOffQueued(b *backend[T], reason string) {
+	for _, e := range b.buf.drain() {
+		data, err := l.load(b, e)
+		if err != nil {
+			l.dropEntry(b, e, 0, dropCorrupt, err)
+			continue
+		}
+		l.handOff(b, e, data, reason)
+	}
 }
 
 // offer turns part into an entry of b (encoding or storing it as the

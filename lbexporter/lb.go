@@ -322,14 +322,7 @@ func (l *lb[T]) retire(b *backend[T]) {
 		b.setClosed()
 		b.wakeAll()
 		if b.buf != nil {
-			for _, e := range b.buf.drain() {
-				data, err := l.load(b, e)
-				if err != nil {
-					l.dropEntry(b, e, 0, dropCorrupt, err)
-					continue
-				}
-				l.handOff(b, e, data, reasonEndpointRemoved)
-			}
+			l.handOffQueued(b, reasonEndpointRemoved)
 		}
 		b.waitInflight(l.runCtx, l.grace)
 		if err := b.shutdownExporter(l.runCtx); err != nil {

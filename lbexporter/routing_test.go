@@ -234,16 +234,7 @@ func TestSynchronousPartialFailureReturnsOnlyFailedPart(t *testing.T) {
 	env.sinks.get(bad).setFail(errSinkDown)
 	td := tracegen.Batches(tracegen.Spec{Traces: 100})[0]
 	ring := hashring.New(eps)
-	wantFailed := 0
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				if tid := sp.TraceID(); ring.Get(tid[:]) == bad {
-					wantFailed++
-				}
-			}
-		}
-	}
+	wantFailed := spansOwnedBy(td, ring, bad)
 	require.Positive(t, wantFailed)
 	err := l.push(context.Background(), td)
 	require.ErrorIs(t, err, errSinkDown)
@@ -430,18 +421,8 @@ func TestSynchronousFailoverMarksUnhealthyAndProbesBack(t *testing.T) {
 	pushFlush(t, l, batch(4))
 	assert.Greater(t, calls(), before)
 	assert.EqualValues(t, 0, counterValue(t, env.reader, "otelcol_loadbalancer_unhealthy_backends"))
-	ring := hashring.New(eps)
 	td := batch(5)
-	want := 0
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				if tid := sp.TraceID(); ring.Get(tid[:]) == bad {
-					want++
-				}
-			}
-		}
-	}
+	want := spansOwnedBy(td, hashring.New(eps), bad)
 	s := env.sinks.get(bad)
 	s.mu.Lock()
 	n0 := len(s.traces)
