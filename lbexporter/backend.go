@@ -34,6 +34,9 @@ type backend[T any] struct {
 	// gone is set when the endpoint left the ring: whatever it holds is
 	// re-routed. stopping is set at Shutdown: nothing is retried any more.
 	gone, stopping atomic.Bool
+	// failedStopping: a send failed after stopping was set; the rest of
+	// the buffer is not attempted.
+	failedStopping atomic.Bool
 	// interrupt is closed by either: senders waiting between retries wake.
 	interrupt     chan struct{}
 	interruptOnce sync.Once

@@ -74,7 +74,15 @@ func (l *lb[T]) tryDeliver(ctx context.Context, b *backend[T], data T, flags uin
 		if b.gone.Load() {
 			return outRemoved, errBackendRemoved
 		}
+		if b.stopping.Load() && b.failedStopping.Load() {
+			// Shutting down, and this endpoint already failed since:
+			// do not spend a timeout per buffered part on it.
+			return outInterrupted, ErrShutdown
+		}
 		err := l.attempt(ctx, b, data, flags)
+		if err != nil && b.stopping.Load() {
+			b.failedStopping.Store(true)
+		}
 		switch {
 		case err == nil:
 			return outDelivered, nil

@@ -385,8 +385,9 @@ func (l *lb[T]) recoverOrphans(prefixes []string) {
 }
 
 // shutdown stops the resolver, then closes every backend: buffered data in
-// memory gets one more attempt each until ctx ends (the rest is dropped
-// and counted); persistent buffers keep what they hold for the next start.
+// memory is sent, one attempt each, until an attempt to that endpoint
+// fails or ctx ends (the rest is dropped and counted); persistent buffers
+// keep what they hold for the next start.
 // exporterhelper has already drained the top-level queue through push.
 func (l *lb[T]) shutdown(ctx context.Context) error {
 	l.mu.Lock()

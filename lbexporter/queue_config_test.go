@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/tailgate-otel/tailgate/hashring"
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 )
 
@@ -226,3 +227,42 @@ func TestWaitForResultWaitsForDelivery(t *testing.T) {
 type queueCfg = exporterhelper.QueueBatchConfig
 
 var sizerItems = exporterhelper.RequestSizerTypeItems
+
+// Shutdown with memory buffers: what a failing endpoint still holds is
+// counted as dropped (reason shutdown) after one failed attempt, instead
+// of costing a timeout per buffered part; nothing is left uncounted.
+func TestShutdownCountsWhatAFailingEndpointHolds(t *testing.T) {
+	eps := endpoints(2)
+	env := newTestEnv(eps...)
+	cfg := testConfig(func(c *Config) {
+		c.Protocol.OTLP.RetryConfig.InitialInterval = time.Minute
+		c.Protocol.OTLP.RetryConfig.MaxInterval = time.Minute
+		c.Protocol.OTLP.QueueConfig.Get().NumConsumers = 2
+	})
+	key, _ := cfg.routingKeyFor("traces")
+	ops := tracesOps(newTraceSplitter(key, nil))
+	bad := eps[1]
+	var badCalls atomic.Int64
+	ops.newBackend = func(_ context.Context, ep string) (componentT, func(context.Context, ptrace.Traces) error, error) {
+		s := env.sinks.get(ep)
+		if ep == bad {
+			return s, func(context.Context, ptrace.Traces) error { badCalls.Add(1); return errSinkDown }, nil
+		}
+		return s, consumeInto(s, &s.traces), nil
+	}
+	l, err := newLB(env.set, cfg, ops, env.res.newRes)
+	require.NoError(t, err)
+	require.NoError(t, l.start(context.Background(), newHost(nil)))
+	want := 0
+	for i := range 20 {
+		td := spans(20, uint64(i))
+		want += spansOwnedBy(td, hashring.New(eps), bad)
+		require.NoError(t, l.push(context.Background(), td))
+	}
+	require.Eventually(t, func() bool { return badCalls.Load() >= 2 }, 5*time.Second, time.Millisecond)
+	before := badCalls.Load()
+	require.NoError(t, l.shutdown(context.Background()))
+	assert.LessOrEqual(t, badCalls.Load()-before, int64(2), "at most one more attempt per sender")
+	assert.EqualValues(t, want, counterValue(t, env.reader, "otelcol_loadbalancer_dropped_items", "endpoint", bad, "reason", dropShutdown))
+	assert.Equal(t, 400-want, deliveredSpans(env, eps[0]), "the healthy endpoint got all of its part")
+}
