@@ -4,17 +4,15 @@ go 1.26.0
 
 replace github.com/tailgate-otel/tailgate => ../
 
-// The newest tail sampling processor that builds next to collector core
-// v0.165.0: v0.162.0 and later import pkg/ottl/contexts/xprofile, which
-// the module proxy does not serve at any version, and v0.163.0 is not
-// served at all. v0.161.0 imports pkg/ottl/contexts/ottlprofile, which
-// pkg/ottl has only up to v0.161.0. Its decision code is the same as
-// v0.165.1's but for the policy a sampled trace is named after (see
-// tailsampling_test.go).
+// The tail sampling processor linked is v0.165.1 (see require), built with
+// pkg/ottl and internal/filter at v0.161.0: their releases from v0.162.0
+// on import pkg/ottl/contexts/xprofile, which the module proxy does not
+// serve at any version. The processor only uses ottlspan and
+// ottlspanevent, which v0.161.0 has.
 replace github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl => github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl v0.161.0
 
-// internal/filter at the processor's own release: later ones need
-// pkg/ottl/xottl and xprofile (see above).
+// internal/filter at v0.161.0 too: later ones need pkg/ottl/xottl and
+// xprofile (see above).
 replace github.com/open-telemetry/opentelemetry-collector-contrib/internal/filter => github.com/open-telemetry/opentelemetry-collector-contrib/internal/filter v0.161.0
 
 require (
@@ -35,6 +33,8 @@ require (
 	go.opentelemetry.io/collector/pdata v1.71.0
 	go.opentelemetry.io/collector/processor v1.71.0
 	go.opentelemetry.io/collector/processor/processortest v0.165.0
+	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -188,11 +188,9 @@ require (
 	go.opentelemetry.io/collector/receiver/xreceiver v0.165.0 // indirect
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0 // indirect
-	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
-	go.opentelemetry.io/otel/sdk/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

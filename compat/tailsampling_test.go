@@ -106,11 +106,16 @@ func loadYAML(t testing.TB, doc string) *confmap.Conf {
 // Everything still pending is decided by Shutdown, on both sides.
 func (s side) run(t testing.TB, cfgYAML string, gap time.Duration, beforeDecide func(), phases ...[]ptrace.Traces) outcome {
 	t.Helper()
+	return s.runWith(t, processortest.NewNopSettings(component.MustNewType("tail_sampling")), cfgYAML, gap, beforeDecide, phases...)
+}
+
+// runWith is run with the processor settings set (its ID, its telemetry).
+func (s side) runWith(t testing.TB, set processor.Settings, cfgYAML string, gap time.Duration, beforeDecide func(), phases ...[]ptrace.Traces) outcome {
+	t.Helper()
 	cfg := s.factory.CreateDefaultConfig()
 	require.NoError(t, loadYAML(t, cfgYAML).Unmarshal(cfg))
 	require.NoError(t, cfg.(interface{ Validate() error }).Validate())
 	sink := new(consumertest.TracesSink)
-	set := processortest.NewNopSettings(component.MustNewType("tail_sampling"))
 	p, err := s.factory.CreateTraces(context.Background(), set, cfg, sink)
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))

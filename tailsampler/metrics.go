@@ -7,6 +7,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // scopeName is the instrumentation scope of every instrument here.
@@ -58,24 +61,31 @@ type telemetry struct {
 	backpressure      metric.Int64Counter
 	registration      metric.Registration
 
-	sampledTrue, sampledFalse         metric.MeasurementOption
+	// global_count_traces_sampled by final decision
+	decidedSampled, decidedNotSampled, decidedDropped metric.MeasurementOption
+	// early_releases_from_cache_decision by the cached decision
+	cachedSampled, cachedNotSampled   metric.MeasurementOption
 	earlyNumTraces, earlyBufferedSize metric.MeasurementOption
 }
 
 func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, error) {
 	m := set.MeterProvider.Meter(scopeName)
 	t := &telemetry{
-		sampledTrue:       metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "true"))),
-		sampledFalse:      metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "false"))),
+		decidedSampled:    metric.WithAttributeSet(attribute.NewSet(policies.DecisionAttributes(policy.Sampled)...)),
+		decidedNotSampled: metric.WithAttributeSet(attribute.NewSet(policies.DecisionAttributes(policy.NotSampled)...)),
+		decidedDropped:    metric.WithAttributeSet(attribute.NewSet(policies.DecisionAttributes(policy.Dropped)...)),
+		cachedSampled:     metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "true"))),
+		cachedNotSampled:  metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "false"))),
 		earlyNumTraces:    metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonNumTraces))),
 		earlyBufferedSize: metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonMaxBufferedBytes))),
 	}
 	var errs, err error
 	t.globalSampled, err = m.Int64Counter(mGlobalSampled, metric.WithUnit("{traces}"),
-		metric.WithDescription("Traces decided, by final decision (sampled true/false)."))
+		metric.WithDescription("Traces decided, by final decision: sampled (true/false) and decision (sampled, not_sampled, or dropped by a drop policy)."))
 	errs = errors.Join(errs, err)
 	t.decisionTimer, err = m.Int64Histogram(mDecisionTimer, metric.WithUnit("ms"),
-		metric.WithDescription("Time one decision round of a shard took (policy evaluation and forwarding hand-off)."))
+		metric.WithDescription("Time one decision round of a shard took (policy evaluation and forwarding hand-off)."),
+		metric.WithExplicitBucketBoundaries(policies.DurationBuckets...))
 	errs = errors.Join(errs, err)
 	t.droppedTooEarly, err = m.Int64Counter(mDroppedTooEarly, metric.WithUnit("{traces}"),
 		metric.WithDescription("Traces dropped before a decision. Always 0 here: overflow decides early instead (see early_decisions)."))
@@ -90,7 +100,7 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 		metric.WithDescription("Trace IDs seen for the first time (not pending, not in a decision cache)."))
 	errs = errors.Join(errs, err)
 	t.earlyReleases, err = m.Int64Counter(mEarlyReleases, metric.WithUnit("{spans}"),
-		metric.WithDescription("Spans forwarded or dropped at once because a decision cache held their trace's decision."))
+		metric.WithDescription("Spans forwarded (sampled=true) or dropped (sampled=false) at once because a decision cache held their trace's decision."))
 	errs = errors.Join(errs, err)
 	t.droppedTooLarge, err = m.Int64Counter(mDroppedTooLarge, metric.WithUnit("{traces}"),
 		metric.WithDescription("Traces dropped because they exceeded maximum_trace_size_bytes."))
@@ -121,6 +131,9 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	if errs != nil {
 		return nil, errs
 	}
+	// Never incremented here (overflow decides early instead); upstream
+	// adds to it every round, so its series exists, at 0.
+	t.droppedTooEarly.Add(context.Background(), 0)
 	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		traces, bytes := p.bufferedTotals()
 		o.ObserveInt64(onMemory, traces)

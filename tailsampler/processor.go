@@ -20,6 +20,8 @@ import (
 
 	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // ErrStopped is returned by ConsumeTraces after Shutdown: the processor
@@ -53,7 +55,7 @@ type sampler struct {
 	set      component.TelemetrySettings
 	clock    clock
 	base     time.Time
-	policies *policySet
+	policies *policies.Set
 	shards   []*shard
 	fwd      *forwarder
 	tel      *telemetry
@@ -104,7 +106,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		dw:         int64(cfg.DecisionWait),
 		dwr:        int64(cfg.DecisionWaitAfterRootReceived),
 		spanIngest: cfg.SamplingStrategy == StrategySpanIngest,
-		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || usesType(cfg.Policies, typeBytesLimiting),
+		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || policies.UsesType(cfg.Policies, policies.TypeBytesLimiting),
 		copyInput:  protoPoolingEnabled(),
 		stopping:   make(chan struct{}),
 		stopDec:    make(chan struct{}),
@@ -125,10 +127,14 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		return nil, fmt.Errorf("creating telemetry: %w", err)
 	}
 	p.tel = tel
-	ps, err := newPolicySet(cfg.Policies, cfg.policyTypes(), PolicySettings{
+	ps, err := policies.New(cfg.Policies, cfg.policyTypes(), policy.Settings{
 		Telemetry: set.TelemetrySettings,
 		Now:       clk.Now,
-	}, cfg.SampleOnFirstMatch)
+	}, policies.Options{
+		SampleOnFirstMatch: cfg.SampleOnFirstMatch,
+		Meter:              set.MeterProvider.Meter(scopeName),
+		ComponentName:      set.ID.Name(),
+	})
 	if err != nil {
 		tel.close()
 		return nil, fmt.Errorf("building policies: %w", err)
@@ -137,7 +143,8 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	if p.spanIngest {
 		// Validate reports this too; a processor built from code without
 		// Validate must not run a budget once per batch either.
-		if names := ps.stateful(); len(names) > 0 {
+		if names := ps.Stateful(); len(names) > 0 {
+			ps.Close()
 			tel.close()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, statefulError(names))
 		}
@@ -408,8 +415,11 @@ func (p *sampler) recordStats(st *ingestStats) {
 	if st.newTraces > 0 {
 		t.newTraceID.Add(ctx, st.newTraces)
 	}
-	if n := st.lateSampled + st.lateDropped; n > 0 {
-		t.earlyReleases.Add(ctx, n)
+	if st.lateSampled > 0 {
+		t.earlyReleases.Add(ctx, st.lateSampled, t.cachedSampled)
+	}
+	if st.lateDropped > 0 {
+		t.earlyReleases.Add(ctx, st.lateDropped, t.cachedNotSampled)
 	}
 	if st.tooLarge > 0 {
 		t.droppedTooLarge.Add(ctx, st.tooLarge)
@@ -421,10 +431,13 @@ func (p *sampler) recordStats(st *ingestStats) {
 		t.earlyDecisions.Add(ctx, st.earlyBytes, t.earlyBufferedSize)
 	}
 	if st.sampledCount > 0 {
-		t.globalSampled.Add(ctx, st.sampledCount, t.sampledTrue)
+		t.globalSampled.Add(ctx, st.sampledCount, t.decidedSampled)
 	}
-	if st.droppedCount > 0 {
-		t.globalSampled.Add(ctx, st.droppedCount, t.sampledFalse)
+	if n := st.droppedCount - st.vetoedCount; n > 0 {
+		t.globalSampled.Add(ctx, n, t.decidedNotSampled)
+	}
+	if st.vetoedCount > 0 {
+		t.globalSampled.Add(ctx, st.vetoedCount, t.decidedDropped)
 	}
 	if n := st.sampledCount + st.droppedCount; n > 0 {
 		p.decided.Add(n)
@@ -497,6 +510,7 @@ func (p *sampler) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	p.runCancel()
+	p.policies.Close()
 	p.tel.close()
 	return err
 }

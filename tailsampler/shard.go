@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 type entryState uint8
@@ -68,9 +71,9 @@ type shard struct {
 	// decider scratch, used only by this shard's decider goroutine
 	due       []uint32
 	views     []traceView
-	decisions []Decision
+	decisions []policy.Decision
 	policies  []string
-	tally     policyTally // per-policy counts of a round, flushed after it
+	tally     policies.Tally // per-policy counts of a round, flushed after it
 	out       *outBuilder
 	imp       *outBuilder // importDecision's builder, used under mu
 	refChunk  []spanRef   // unused tail of the current refs chunk
@@ -120,7 +123,8 @@ type ingestStats struct {
 	blocked      bool
 	noBlock      bool // ctx ended while blocked: decide early instead
 	sampledCount int64
-	droppedCount int64
+	droppedCount int64 // not kept, vetoed included
+	vetoedCount  int64 // dropped by a drop policy
 }
 
 func (s *shard) lookup(id pcommon.TraceID) (uint32, bool) {
@@ -351,8 +355,8 @@ func (s *shard) evaluateOnIngest(idx uint32, out *outBuilder, st *ingestStats, n
 	v := s.snapshot(idx)
 	d, pol := s.p.policies.Decide(s.p.runCtx, &v)
 	switch {
-	case d == Dropped:
-		s.finalize(idx, false, "", out, now, st)
+	case d == policy.Dropped:
+		s.finalize(idx, false, pol, out, now, st)
 	case keeps(d) && !s.p.hasDropPolicy:
 		s.finalize(idx, true, pol, out, now, st)
 	case keeps(d):
@@ -360,7 +364,7 @@ func (s *shard) evaluateOnIngest(idx uint32, out *outBuilder, st *ingestStats, n
 	}
 }
 
-func keeps(d Decision) bool { return d == Sampled || d == InvertSampled }
+func keeps(d policy.Decision) bool { return d.Samples() }
 
 // finalize applies a decision to every span of the trace (including spans
 // that arrived while its policies ran), records it in a decision cache and
@@ -385,6 +389,11 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 	} else {
 		s.notSampled.add(e.id, at)
 		st.droppedCount++
+		// Of the traces not kept, only those a drop policy vetoed name a
+		// policy (unless a peer's decision overrode a keep).
+		if policy != "" && e.override == 0 {
+			st.vetoedCount++
+		}
 	}
 	s.p.tel.removalAge.Record(s.p.runCtx, (now-e.firstSeen)/int64(time.Second))
 	s.release(idx)
@@ -477,11 +486,11 @@ func (s *shard) decideDue(maxRound int) (next int64, more bool) {
 	s.decisions = s.decisions[:0]
 	s.policies = s.policies[:0]
 	for i := range s.views {
-		d, pol := p.policies.decide(p.runCtx, &s.views[i], &s.tally)
+		d, pol := p.policies.DecideTally(p.runCtx, &s.views[i], &s.tally)
 		s.decisions = append(s.decisions, d)
 		s.policies = append(s.policies, pol)
 	}
-	p.policies.flush(p.runCtx, &s.tally)
+	p.policies.Flush(p.runCtx, &s.tally)
 
 	s.mu.Lock()
 	now = p.nowNanos()

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // upstreamParts splits one input batch the way upstream's processor does
@@ -89,14 +91,14 @@ func TestTraceSizeMatchesUpstreamSplit(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var seen []int
-	measure := func(PolicySettings, *confmap.Conf) (Policy, error) {
-		return PolicyFunc(func(_ context.Context, tr Trace) (Decision, error) {
+	measure := func(policy.Settings, *confmap.Conf) (policy.Policy, error) {
+		return policy.Func(func(_ context.Context, tr policy.Trace) (policy.Decision, error) {
 			if tr.ID() == id {
 				mu.Lock()
 				seen = append(seen, tr.Bytes())
 				mu.Unlock()
 			}
-			return NotSampled, nil
+			return policy.NotSampled, nil
 		}), nil
 	}
 	b1, b2 := batch(1), batch(2)

@@ -5,6 +5,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // heldBatch is an input batch the processor keeps a reference to instead
@@ -139,7 +141,7 @@ type traceView struct {
 	bytes      int   // -1 until computed
 }
 
-var _ Trace = (*traceView)(nil)
+var _ policy.Trace = (*traceView)(nil)
 
 func (v *traceView) ID() pcommon.TraceID           { return v.id }
 func (v *traceView) SpanCount() int                { return len(v.refs) }
