@@ -39,8 +39,9 @@ const (
 	maxRound = 4096
 	// stallThreshold: a decider that wakes this much later than it was
 	// armed for was not running (the process was stopped, paused or
-	// starved), and postpones every pending decision by the delay.
-	stallThreshold = time.Second
+	// starved), and postpones every pending decision by the delay. Three
+	// idle wake-ups: far beyond scheduling noise on a loaded machine.
+	stallThreshold = 3 * time.Second
 	// forwardQueueSpans is how many decided spans may wait for the next
 	// consumer before ConsumeTraces applies back-pressure.
 	forwardQueueSpans = 200_000
@@ -214,7 +215,7 @@ func (p *sampler) Start(context.Context, component.Host) error {
 }
 
 // decider runs one shard's decisions. It knows when it should wake; when
-// it wakes more than stallAfter later, the whole process did not run for
+// it wakes more than stallAfter (3 s) later, the whole process did not run for
 // that long (SIGSTOP, a paused VM, a starved container) and neither did
 // the agents' deliveries to it, which they buffered meanwhile: the delay
 // is added to every pending deadline, so decision_wait counts only time
