@@ -331,6 +331,40 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// waitDecided waits until no running gateway holds an undecided trace
+// (otelcol_processor_tail_sampling_sampling_traces_on_memory is 0 on all).
+func (d *deployment) waitDecided(ctx context.Context, within time.Duration) error {
+	const pending = "otelcol_processor_tail_sampling_sampling_traces_on_memory"
+	deadline := time.Now().Add(within)
+	for {
+		d.mu.Lock()
+		hosts := make([]string, 0, len(d.gateways))
+		for i := range d.gateways {
+			hosts = append(hosts, d.gatewayHost(i))
+		}
+		d.mu.Unlock()
+		var held float64
+		var err error
+		for _, h := range hosts {
+			m, serr := scrape(ctx, "http://"+h+":8888/metrics", pending)
+			if serr != nil {
+				err = serr
+				break
+			}
+			held += sum(m, pending)
+		}
+		if err == nil && held == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateways still hold %v traces after %v (scrape error: %v)", held, within, err)
+		}
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
 // addFamilies adds samples into dst by metric family (labels dropped, a
 // _total suffix removed).
 func addFamilies(dst, samples map[string]float64) {
@@ -469,14 +503,16 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 	d.event("traffic done: %d traces, %d spans", sent.Spec.Traces, sent.Spans)
 
 	// Decided decision_wait after first seen, then a 200 ms batch: wait for
-	// that, then for a quiet sink.
-	// On a starved machine a gateway may postpone decisions (it did not
-	// run for a while): 4 s of slack, then a quiet sink.
-	if !sleepCtx(ctx, time.Until(sent.Last.Add(scaleDecisionWait+4*time.Second))) {
+	// that, then until no gateway holds a trace (a starved machine delays
+	// decisions), then for a quiet sink.
+	if !sleepCtx(ctx, time.Until(sent.Last.Add(scaleDecisionWait+2*time.Second))) {
 		out.err = ctx.Err()
 		return out
 	}
-	if out.err = d.sink.WaitQuiet(ctx, 3*time.Second); out.err != nil {
+	if out.err = d.waitDecided(ctx, time.Minute); out.err != nil {
+		return out
+	}
+	if out.err = d.sink.WaitQuiet(ctx, 2*time.Second); out.err != nil {
 		return out
 	}
 	out.score = workload.Evaluate(sent, d.sink)
