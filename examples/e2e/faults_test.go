@@ -130,14 +130,15 @@ func TestGatewayFaults(t *testing.T) {
 			assert.Zero(t, r.sent.Failed, "spans the application could not export")
 			// The target is 100 ms, met on a machine with cores to spare
 			// (README). Under make test three deployments share two cores
-			// with other suites and ordinary calls take 100-250 ms at
+			// with other suites and ordinary calls take 100 ms to 2 s at
 			// times, fault or not; what is asserted is that no call waits
-			// for the faulty gateway (an exporter that does waits a whole
-			// per-attempt timeout, 5 s).
+			// for the faulty gateway, which costs a whole per-attempt
+			// timeout (5 s): under 1 s, or twice the slowest call before
+			// the fault when the machine is that loaded, never 4 s.
 			before := r.sent.SlowestBetween(time.Time{}, r.faultAt)
 			during := r.sent.SlowestBetween(r.faultAt, r.sent.Last.Add(time.Second))
 			t.Logf("slowest app export: %v before the fault, %v from the fault on", before, during)
-			assert.Less(t, during, time.Second, "slowest export call of the application")
+			assert.Less(t, during, min(max(time.Second, 2*before), 4*time.Second), "slowest export call of the application")
 			complete := float64(s.Errors.Complete) / float64(s.Errors.Sent)
 			switch {
 			case r.sc.failover:
