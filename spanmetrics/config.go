@@ -101,6 +101,17 @@ type Config struct {
 	AggregationCardinalityLimit int      `mapstructure:"aggregation_cardinality_limit"`
 	AddResourceAttributes       bool     `mapstructure:"add_resource_attributes"`
 	EnableMetricsSamplingMethod bool     `mapstructure:"enable_metrics_sampling_method"`
+
+	// DimensionValueLengthLimit bounds, in bytes, what a span's attribute
+	// contributes to a series (not in upstream: attribute values are
+	// input, and every series keeps a copy of its values). Longer string
+	// and bytes values are truncated to it (strings at a UTF-8 boundary),
+	// as OpenTelemetry SDKs' attribute value length limit does; a slice or
+	// map value whose encoding is longer sends the span to the overflow
+	// series; glob dimensions ignore attribute keys longer than it. The
+	// span name, service.name and scope name and version are dimension
+	// values too. Zero: 2048.
+	DimensionValueLengthLimit int `mapstructure:"dimension_value_length_limit"`
 }
 
 // HistogramConfig selects the duration histogram.
@@ -248,6 +259,9 @@ func (c *Config) Validate() error {
 	if c.Exemplars.MaxPerDataPoint < 0 {
 		bad("exemplars::max_per_data_point", "must not be negative, got %d", c.Exemplars.MaxPerDataPoint)
 	}
+	if c.DimensionValueLengthLimit < 0 {
+		bad("dimension_value_length_limit", "must not be negative, got %d", c.DimensionValueLengthLimit)
+	}
 	if c.DimensionsCacheSize < 0 {
 		bad("dimensions_cache_size", "must not be negative, got %d", c.DimensionsCacheSize)
 	}
@@ -307,6 +321,17 @@ func (c *Config) timestampCacheSize() int {
 		return *c.TimestampCacheSize
 	}
 	return max(minTimestampCacheSize, c.ResourceMetricsCacheSize*timestampCachePerResource)
+}
+
+// defaultValueLengthLimit is dimension_value_length_limit's default: the
+// label value limit of common Prometheus-compatible backends.
+const defaultValueLengthLimit = 2048
+
+func (c *Config) valueLengthLimit() int {
+	if c.DimensionValueLengthLimit > 0 {
+		return c.DimensionValueLengthLimit
+	}
+	return defaultValueLengthLimit
 }
 
 func (c *Config) seriesLimit() int64 {

@@ -53,6 +53,7 @@ type spanConnector struct {
 	histOff      bool
 	exemplars    int
 	seriesLimit  int64
+	valueLimit   int
 	dims         []dim
 	callsDims    []dim
 	histDims     []dim
@@ -144,6 +145,7 @@ func newConnector(set component.TelemetrySettings, cfg *Config, next consumer.Me
 	}
 	c.exemplars = cfg.exemplarLimit()
 	c.seriesLimit = cfg.seriesLimit()
+	c.valueLimit = cfg.valueLengthLimit()
 	c.dimNames = map[string]bool{}
 	for _, k := range reservedDimensions {
 		c.dimNames[k] = true
@@ -217,6 +219,9 @@ func (c *spanConnector) resolveDims(in []Dimension) []dim {
 }
 
 func (c *spanConnector) matchesGlob(k string) bool {
+	if len(k) > c.valueLimit {
+		return false
+	}
 	for _, g := range c.globs {
 		if ok, _ := path.Match(g, k); ok {
 			return true

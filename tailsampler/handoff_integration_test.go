@@ -23,18 +23,20 @@ import (
 )
 
 // These tests run real processors, each built with NewFactory and its own
-// handoff listener on 127.0.0.1:0. Ring endpoints are fake pod addresses
-// mapped to those listeners; each gateway's resolver is driven by the
+// handoff listener on 127.0.0.1:0. Ring endpoints are loopback addresses
+// standing in for pod addresses, mapped to those listeners (a gateway
+// connects to its peers from its ring address, as a pod does from its
+// IP, so that accept_from: ring recognises it); each gateway's resolver is driven by the
 // test; the "agents" route every batch by trace ID over their own view of
 // the ring, as the load_balancing exporter does. Time is real: the
 // engine's timestamps travel on the wire.
 
 const (
-	gwA = "10.9.0.1:4317"
-	gwB = "10.9.0.2:4317"
-	gwC = "10.9.0.3:4317"
+	gwA = "127.0.9.1:4317"
+	gwB = "127.0.9.2:4317"
+	gwC = "127.0.9.3:4317"
 
-	itDecisionWait = 1500 * time.Millisecond
+	itDecisionWait = 2500 * time.Millisecond
 	// itGap separates a trace's first spans from the scale event: traces
 	// must be decided decision_wait after their first span, not after the
 	// spans that reached the new owner itGap later.
@@ -73,7 +75,10 @@ func (f *fleet) peerAddress(ep string) string {
 }
 
 // start builds and starts the gateway ep whose resolver first reports view.
-func (f *fleet) start(ep string, view []string) *gateway {
+func (f *fleet) start(ep string, view []string) *gateway { return f.startWith(ep, view, nil) }
+
+// startWith is start with a last change to the configuration.
+func (f *fleet) startWith(ep string, view []string, modify func(*Config)) *gateway {
 	t := f.t
 	g := &gateway{ep: ep, sink: &consumertest.TracesSink{}, reader: sdkmetric.NewManualReader()}
 	fac := NewFactory(WithPolicyType("keep_odd_id", keepOddID), withHandoffOptions(
@@ -94,6 +99,9 @@ func (f *fleet) start(ep string, view []string) *gateway {
 	hc.Endpoint = ep
 	hc.Resolver = resolver.Config{Static: &resolver.StaticConfig{Hostnames: view}}
 	hc.Listen.NetAddr.Endpoint = "127.0.0.1:0"
+	if modify != nil {
+		modify(cfg)
+	}
 	require.NoError(t, cfg.Validate())
 
 	set := newNopSettings()

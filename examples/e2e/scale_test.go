@@ -15,10 +15,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
 	"github.com/tailgate-otel/tailgate/examples/internal/wire"
 	"github.com/tailgate-otel/tailgate/examples/internal/workload"
+	"github.com/tailgate-otel/tailgate/internal/testcert"
 )
 
 // Scale-event scenarios (issue 8's acceptance). Every scenario is its own
@@ -116,6 +119,11 @@ type outcome struct {
 	events     []string
 	took       time.Duration
 	err        error
+	// With handoff: what an intruder got from a gateway's handoff port
+	// (plaintext, no certificate), and the gateway's count of failed TLS
+	// handshakes afterwards.
+	intruderErr error
+	refusedTLS  float64
 }
 
 // TestScaleEvents runs the scenarios concurrently (as goroutines: -parallel
@@ -125,6 +133,11 @@ func TestScaleEvents(t *testing.T) {
 		t.Skip("scale scenarios take about a minute")
 	}
 	collectorBinary(t)
+	// The gateways' handoff runs over mutual TLS with one certificate, as
+	// the cert-manager example makes it (gateway-config.loopback-handoff.yaml
+	// reads HANDOFF_TLS_DIR).
+	tlsDir = t.TempDir()
+	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
 	scenarios := []scenario{
 		{event: steady, handoff: true, third: 10, traffic: 10 * time.Second, seed: 10, gateways: 3},
 		{event: scaleUp, handoff: true, third: 11, traffic: 12 * time.Second, seed: 11, gateways: 3},
@@ -145,6 +158,12 @@ func TestScaleEvents(t *testing.T) {
 			}
 			if !r.sc.handoff {
 				return // the comparison: reported, not asserted
+			}
+			assert.Error(t, r.intruderErr, "a plaintext client is refused by the handoff listener")
+			assert.GreaterOrEqual(t, r.refusedTLS, 1.0, "and counted (handoff_refused{reason=tls_handshake})")
+			assert.Zero(t, r.handoff["otelcol_processor_tail_sampling_handoff_failures"], "every handoff between gateways went through mutual TLS")
+			if r.sc.event != steady {
+				assert.Positive(t, r.handoff["otelcol_processor_tail_sampling_handoff_traces_received"], "traces were handed off")
 			}
 			if r.sc.event == steady {
 				assert.Equal(t, s.Errors.Sent, s.Errors.Complete, "steady state: every error trace complete")
@@ -174,6 +193,22 @@ func runScenarios(t *testing.T, scenarios []scenario) []outcome {
 	}
 	wg.Wait()
 	return results
+}
+
+// tlsDir holds the handoff's certificate (ca.crt, tls.crt, tls.key).
+var tlsDir string
+
+// intrude sends a well-formed OTLP request in plaintext to a gateway's
+// handoff listener, as any pod of the cluster could without the
+// NetworkPolicy, and returns the error it got.
+func intrude(ctx context.Context, addr string) error {
+	snd := wire.NewSender()
+	defer snd.Close()
+	td := ptrace.NewTraces()
+	td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty().SetTraceID(pcommon.TraceID{1})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return snd.Send(ctx, addr, td)
 }
 
 // scaleTable renders the results as the README's table.
@@ -264,6 +299,7 @@ func (d *deployment) startGateway(i, generation int) (*process, error) {
 		"BACKEND_ENDPOINT": d.sink.Addr(),
 		"GATEWAY_HOSTNAME": scaleHostname,
 		"DNS_NAMESERVER":   d.dns.Addr(),
+		"HANDOFF_TLS_DIR":  tlsDir,
 	}, extra)
 	if err != nil {
 		return nil, err
@@ -527,10 +563,19 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 	d.mu.Unlock()
 	if sc.handoff {
 		for i := range running {
+			out.intruderErr = intrude(ctx, d.gatewayHost(i)+":4319")
+			break
+		}
+		for i := range running {
 			m, err := scrape(ctx, "http://"+d.gatewayHost(i)+":8888/metrics", "otelcol_processor_tail_sampling_handoff_")
 			if err != nil {
 				out.err = err
 				return out
+			}
+			for k, v := range m {
+				if strings.HasPrefix(k, "otelcol_processor_tail_sampling_handoff_refused") && strings.Contains(k, `reason="tls_handshake"`) {
+					out.refusedTLS += v
+				}
 			}
 			addFamilies(d.metrics, m)
 		}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +42,7 @@ type objects struct {
 	pdbs            map[string]*policyv1.PodDisruptionBudget
 	roles           map[string]*rbacv1.Role
 	roleBindings    map[string]*rbacv1.RoleBinding
+	networkPolicies map[string]*networkingv1.NetworkPolicy
 }
 
 // docSep splits a multi-document YAML stream.
@@ -73,6 +75,8 @@ func decodeStrict(doc []byte) (metav1.Object, string, error) {
 		obj = &rbacv1.Role{}
 	case "rbac.authorization.k8s.io/v1/RoleBinding":
 		obj = &rbacv1.RoleBinding{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	default:
 		return nil, "", fmt.Errorf("unexpected apiVersion/kind %q", tm.APIVersion+"/"+tm.Kind)
 	}
@@ -100,7 +104,7 @@ func loadObjects(t *testing.T) objects {
 		configMaps: map[string]*corev1.ConfigMap{}, serviceAccounts: map[string]*corev1.ServiceAccount{},
 		deployments: map[string]*appsv1.Deployment{}, daemonSets: map[string]*appsv1.DaemonSet{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, roles: map[string]*rbacv1.Role{},
-		roleBindings: map[string]*rbacv1.RoleBinding{},
+		roleBindings: map[string]*rbacv1.RoleBinding{}, networkPolicies: map[string]*networkingv1.NetworkPolicy{},
 	}
 	files, err := filepath.Glob("*.yaml")
 	require.NoError(t, err)
@@ -146,6 +150,9 @@ func loadObjects(t *testing.T) objects {
 			case *rbacv1.RoleBinding:
 				_, dup = o.roleBindings[v.Name]
 				o.roleBindings[v.Name] = v
+			case *networkingv1.NetworkPolicy:
+				_, dup = o.networkPolicies[v.Name]
+				o.networkPolicies[v.Name] = v
 			}
 			assert.False(t, dup, "%s: %s/%s declared twice", f, kind, obj.GetName())
 		}
@@ -278,8 +285,9 @@ func TestGatewayHandoff(t *testing.T) {
 
 	listen, ok := dig(t, h, "listen")["endpoint"].(string)
 	require.True(t, ok, "handoff::listen::endpoint")
-	_, port, found := strings.Cut(listen, ":")
-	require.True(t, found)
+	colon := strings.LastIndexByte(listen, ':')
+	require.Positive(t, colon, listen)
+	port := listen[colon+1:]
 	assert.True(t, hasContainerPort(c, "handoff", 0), "the handoff port is named")
 	assert.True(t, slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool {
 		return p.Name == "handoff" && fmt.Sprint(p.ContainerPort) == port

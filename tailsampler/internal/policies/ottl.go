@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
@@ -41,6 +42,13 @@ func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Pol
 	if len(cfg.SpanConditions) == 0 && len(cfg.SpanEventConditions) == 0 {
 		errs = append(errs, keyError("span", "at least one span or spanevent condition is required"))
 	}
+	// Bounded before the parser sees them: its time grows steeply with
+	// nesting (1000 nested parentheses take seconds, 3000 over a minute).
+	spanErrs, eventErrs := checkOTTLConditions("span", cfg.SpanConditions), checkOTTLConditions("spanevent", cfg.SpanEventConditions)
+	errs = append(append(errs, spanErrs...), eventErrs...)
+	if len(spanErrs)+len(eventErrs) > 0 {
+		return nil, joinErrs(errs)
+	}
 	p := &ottlPolicy{}
 	if len(cfg.SpanConditions) > 0 {
 		parser, err := ottlspan.NewParser(ottlfuncs.StandardConverters[*ottlspan.TransformContext](), set.Telemetry)
@@ -68,6 +76,62 @@ func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Pol
 		return nil, err
 	}
 	return p, nil
+}
+
+// Bounds of ottl_condition, checked before parsing.
+const (
+	// maxOTTLConditions bounds the conditions of one list (span or
+	// spanevent): each is evaluated on every span (event) of every trace.
+	maxOTTLConditions = 256
+	// maxOTTLConditionBytes bounds the text of one condition.
+	maxOTTLConditionBytes = 8192
+	// maxOTTLNesting bounds how deeply parentheses, brackets and braces
+	// nest in one condition.
+	maxOTTLNesting = 32
+)
+
+// checkOTTLConditions checks the bounds of the conditions under key.
+func checkOTTLConditions(key string, conds []string) []error {
+	var errs []error
+	if len(conds) > maxOTTLConditions {
+		errs = append(errs, keyError(key, "%d conditions, more than %d", len(conds), maxOTTLConditions))
+	}
+	for i, c := range conds {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if len(c) > maxOTTLConditionBytes {
+			errs = append(errs, keyError(k, "%d bytes, longer than %d", len(c), maxOTTLConditionBytes))
+			continue
+		}
+		if d := ottlNesting(c); d > maxOTTLNesting {
+			errs = append(errs, keyError(k, "nested %d deep, more than %d", d, maxOTTLNesting))
+		}
+	}
+	return errs
+}
+
+// ottlNesting returns how deeply (), [] and {} nest in an OTTL condition,
+// outside string literals (double-quoted, with backslash escapes).
+func ottlNesting(c string) int {
+	depth, deepest := 0, 0
+	inStr, escaped := false, false
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		switch {
+		case escaped:
+			escaped = false
+		case inStr && b == '\\':
+			escaped = true
+		case b == '"':
+			inStr = !inStr
+		case inStr:
+		case b == '(' || b == '[' || b == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case b == ')' || b == ']' || b == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // ottlScan is the pooled state of one evaluation (see anyScan for why).

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,6 +76,48 @@ func TestPolicyOTTLErrorModes(t *testing.T) {
 					assert.Positive(t, logs.Len())
 				}
 			}
+		})
+	}
+}
+
+// Conditions are bounded before the OTTL parser sees them: its time grows
+// steeply with nesting (1000 nested parentheses parse in seconds, 3000 in
+// over a minute on the development machine).
+func TestPolicyOTTLBounds(t *testing.T) {
+	nested := func(n int) string { return strings.Repeat("(", n) + "true" + strings.Repeat(")", n) }
+	many := make([]string, maxOTTLConditions+1)
+	for i := range many {
+		many[i] = "'true'"
+	}
+	tests := []struct {
+		name    string
+		span    string
+		wantErr string
+	}{
+		{"nesting at the bound", "'" + nested(maxOTTLNesting) + "'", ""},
+		{"brackets in strings do not count", `'attributes["` + strings.Repeat("(", 100) + `"] == "\"[[["'`, ""},
+		{"nesting over the bound", "'" + nested(maxOTTLNesting+1) + "'", "span[0]: nested 33 deep, more than 32"},
+		{"pathological nesting refused at once", "'" + nested(3000) + "'", "span[0]: nested 3000 deep"},
+		{"mixed brackets", `'Len(Concat([` + strings.Repeat(`Concat([`, maxOTTLNesting) + `"a"` + strings.Repeat(`], "")`, maxOTTLNesting) + `], "")) > 0'`, "span[0]: nested 67 deep"},
+		{"too long", "'" + strings.Repeat("true and ", maxOTTLConditionBytes/9+1) + "true'", "span[0]: 8203 bytes, longer than 8192"},
+		{"too many", "[" + strings.Join(many, ", ") + "]", "span: 257 conditions, more than 256"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			span := tt.span
+			if span[0] != '[' {
+				span = "[" + span + "]"
+			}
+			cfgs, err := loadPolicies(t, one(`{name: o, type: ottl_condition, ottl_condition: {span: `+span+`}}`))
+			require.NoError(t, err)
+			// The 3000-deep case would keep the parser busy for over a
+			// minute: it is refused before parsing.
+			_, err = buildPolicy(&cfgs[0], "policies[0]", bindRegistry(Builtin()), normalizeSettings(policy.Settings{}))
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
 }
