@@ -105,6 +105,7 @@ func TestGatewayFaults(t *testing.T) {
 		t.Skip("fault scenarios take about 80 s")
 	}
 	collectorBinary(t)
+	useHandoffTLS(t)
 	scenarios := []scenario{
 		{event: freeze, handoff: true, third: 20, traffic: faultTraffic, seed: 20, gateways: 3, rate: faultRate, errorEvery: 4, keepGoing: true},
 		{event: crash, handoff: true, third: 21, traffic: faultTraffic, seed: 21, gateways: 3, rate: faultRate, errorEvery: 4, keepGoing: true},

@@ -133,11 +133,7 @@ func TestScaleEvents(t *testing.T) {
 		t.Skip("scale scenarios take about a minute")
 	}
 	collectorBinary(t)
-	// The gateways' handoff runs over mutual TLS with one certificate, as
-	// the cert-manager example makes it (gateway-config.loopback-handoff.yaml
-	// reads HANDOFF_TLS_DIR).
-	tlsDir = t.TempDir()
-	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
+	useHandoffTLS(t)
 	scenarios := []scenario{
 		{event: steady, handoff: true, third: 10, traffic: 10 * time.Second, seed: 10, gateways: 3},
 		{event: scaleUp, handoff: true, third: 11, traffic: 12 * time.Second, seed: 11, gateways: 3},
@@ -197,6 +193,15 @@ func runScenarios(t *testing.T, scenarios []scenario) []outcome {
 
 // tlsDir holds the handoff's certificate (ca.crt, tls.crt, tls.key).
 var tlsDir string
+
+// useHandoffTLS makes the certificate the gateways' handoff runs over
+// mutual TLS with, as the cert-manager example makes it
+// (gateway-config.loopback-handoff.yaml reads HANDOFF_TLS_DIR), for the
+// scenarios of test t.
+func useHandoffTLS(t *testing.T) {
+	tlsDir = t.TempDir()
+	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
+}
 
 // intrude sends a well-formed OTLP request in plaintext to a gateway's
 // handoff listener, as any pod of the cluster could without the
