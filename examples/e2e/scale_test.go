@@ -55,6 +55,14 @@ var (
 	}
 )
 
+// agentConfigOverrides are the agents' --config additions for sc.
+func agentConfigOverrides(sc scenario) []string {
+	if !sc.failover {
+		return agentOverrides
+	}
+	return append(slices.Clone(agentOverrides), "yaml:exporters::loadbalancing::failover::enabled: true")
+}
+
 type scaleEvent int
 
 const (
@@ -62,10 +70,13 @@ const (
 	scaleUp                     // 3 → 4 a third of the way in
 	scaleDown                   // 4 → 3: out of DNS, then SIGTERM
 	rolling                     // each of 3 gateways: out of DNS, SIGTERM, restart on the same address, back in DNS
+	freeze                      // gateway 2 SIGSTOPped for faultFreeze, then SIGCONT; it stays in DNS
+	crash                       // gateway 2 SIGKILLed and out of DNS; restarted on the same address faultRestart later
 )
 
 func (e scaleEvent) String() string {
-	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3"}[e]
+	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3",
+		"gateway frozen 15 s", "gateway killed, back 2 s later"}[e]
 }
 
 type scenario struct {
@@ -75,6 +86,14 @@ type scenario struct {
 	traffic  time.Duration
 	seed     uint64
 	gateways int // at the start
+	// Workload, when it differs from the scale scenarios' (rate scaleRate,
+	// 1 error trace in 50, the first failed export ends the run).
+	rate       int
+	errorEvery int
+	keepGoing  bool
+	// failover turns on the agents' load_balancing failover (off in the
+	// default agent config).
+	failover bool
 }
 
 func (s scenario) name() string {
@@ -87,11 +106,19 @@ func (s scenario) name() string {
 // outcome is what a scenario measured.
 type outcome struct {
 	sc      scenario
-	score   workload.Score
-	handoff map[string]float64 // otelcol_processor_tail_sampling_handoff_* summed over gateways
-	events  []string
-	took    time.Duration
-	err     error
+	sent    workload.Sent // what the application saw: failed exports, slowest call
+	faultAt time.Time     // fault scenarios: when the fault began
+	// buffered is the sum over agents of their buffer for the faulty
+	// gateway (requests) just before it recovered.
+	buffered float64
+	score    workload.Score
+	// incomplete maps the error traces that did not arrive whole to the
+	// spans of theirs that did.
+	incomplete map[int]int
+	handoff    map[string]float64 // otelcol_processor_tail_sampling_handoff_* summed over gateways
+	events     []string
+	took       time.Duration
+	err        error
 	// With handoff: what an intruder got from a gateway's handoff port
 	// (plaintext, no certificate), and the gateway's count of failed TLS
 	// handshakes afterwards.
@@ -106,11 +133,7 @@ func TestScaleEvents(t *testing.T) {
 		t.Skip("scale scenarios take about a minute")
 	}
 	collectorBinary(t)
-	// The gateways' handoff runs over mutual TLS with one certificate, as
-	// the cert-manager example makes it (gateway-config.loopback-handoff.yaml
-	// reads HANDOFF_TLS_DIR).
-	tlsDir = t.TempDir()
-	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
+	useHandoffTLS(t)
 	scenarios := []scenario{
 		{event: steady, handoff: true, third: 10, traffic: 10 * time.Second, seed: 10, gateways: 3},
 		{event: scaleUp, handoff: true, third: 11, traffic: 12 * time.Second, seed: 11, gateways: 3},
@@ -119,13 +142,7 @@ func TestScaleEvents(t *testing.T) {
 		{event: scaleDown, handoff: false, third: 14, traffic: 12 * time.Second, seed: 14, gateways: 4},
 		{event: rolling, handoff: true, third: 15, traffic: 24 * time.Second, seed: 15, gateways: 3},
 	}
-	results := make([]outcome, len(scenarios))
-	var wg sync.WaitGroup
-	for i, sc := range scenarios {
-		wg.Go(func() { results[i] = runScenario(t, sc) })
-	}
-	wg.Wait()
-
+	results := runScenarios(t, scenarios)
 	t.Log("\n" + scaleTable(results))
 	for _, r := range results {
 		t.Run(r.sc.name(), func(t *testing.T) {
@@ -162,8 +179,29 @@ func TestScaleEvents(t *testing.T) {
 	}
 }
 
+// runScenarios runs the scenarios at once, as goroutines (-parallel would
+// cap them at GOMAXPROCS), and returns their outcomes in order.
+func runScenarios(t *testing.T, scenarios []scenario) []outcome {
+	results := make([]outcome, len(scenarios))
+	var wg sync.WaitGroup
+	for i, sc := range scenarios {
+		wg.Go(func() { results[i] = runScenario(t, sc) })
+	}
+	wg.Wait()
+	return results
+}
+
 // tlsDir holds the handoff's certificate (ca.crt, tls.crt, tls.key).
 var tlsDir string
+
+// useHandoffTLS makes the certificate the gateways' handoff runs over
+// mutual TLS with, as the cert-manager example makes it
+// (gateway-config.loopback-handoff.yaml reads HANDOFF_TLS_DIR), for the
+// scenarios of test t.
+func useHandoffTLS(t *testing.T) {
+	tlsDir = t.TempDir()
+	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
+}
 
 // intrude sends a well-formed OTLP request in plaintext to a gateway's
 // handoff listener, as any pod of the cluster could without the
@@ -181,8 +219,8 @@ func intrude(ctx context.Context, addr string) error {
 // scaleTable renders the results as the README's table.
 func scaleTable(rs []outcome) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| scenario | handoff | traces | error traces | complete | partial | missing | split (all traces) | split / traces that arrived | handoff: traces sent · received · spans forwarded · decisions sent · failures |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "| scenario | handoff | traces | error traces | complete | partial | missing | split (all traces) | split / traces that arrived | slowest app export | handoff: traces sent · received · spans forwarded · decisions sent · failures |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rs {
 		if r.err != nil {
 			fmt.Fprintf(&b, "| %s | %s | error: %v |\n", r.sc.event, onOff(r.sc.handoff), r.err)
@@ -196,9 +234,9 @@ func scaleTable(rs []outcome) string {
 				r.handoff["otelcol_processor_tail_sampling_handoff_spans_forwarded"], r.handoff["otelcol_processor_tail_sampling_handoff_decisions_sent"],
 				r.handoff["otelcol_processor_tail_sampling_handoff_failures"])
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d / %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d / %d | %v | %s |\n",
 			r.sc.event, onOff(r.sc.handoff), s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
-			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), s.Split(), s.Arrived(), ho)
+			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), s.Split(), s.Arrived(), r.sent.Slowest.Round(time.Millisecond), ho)
 	}
 	return b.String()
 }
@@ -230,6 +268,8 @@ type deployment struct {
 	agents   []*process
 	events   []string
 	metrics  map[string]float64 // handoff counters of gateways already stopped
+	faultAt  time.Time          // when the fault scenario's fault began
+	buffered float64            // what the agents buffered for the faulty gateway, at its worst
 }
 
 func (d *deployment) host(last int) string     { return fmt.Sprintf("127.0.%d.%d", d.sc.third, last) }
@@ -332,6 +372,40 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// waitDecided waits until no running gateway holds an undecided trace
+// (otelcol_processor_tail_sampling_sampling_traces_on_memory is 0 on all).
+func (d *deployment) waitDecided(ctx context.Context, within time.Duration) error {
+	const pending = "otelcol_processor_tail_sampling_sampling_traces_on_memory"
+	deadline := time.Now().Add(within)
+	for {
+		d.mu.Lock()
+		hosts := make([]string, 0, len(d.gateways))
+		for i := range d.gateways {
+			hosts = append(hosts, d.gatewayHost(i))
+		}
+		d.mu.Unlock()
+		var held float64
+		var err error
+		for _, h := range hosts {
+			m, serr := scrape(ctx, "http://"+h+":8888/metrics", pending)
+			if serr != nil {
+				err = serr
+				break
+			}
+			held += sum(m, pending)
+		}
+		if err == nil && held == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateways still hold %v traces after %v (scrape error: %v)", held, within, err)
+		}
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
 // addFamilies adds samples into dst by metric family (labels dropped, a
 // _total suffix removed).
 func addFamilies(dst, samples map[string]float64) {
@@ -351,6 +425,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		out.took = time.Since(began)
 		d.mu.Lock()
 		out.events = d.events
+		out.faultAt, out.buffered = d.faultAt, d.buffered
 		d.mu.Unlock()
 	}()
 	var err error
@@ -380,7 +455,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 			"AGENT_HOST":       d.agentHost(i),
 			"GATEWAY_HOSTNAME": scaleHostname,
 			"DNS_NAMESERVER":   d.dns.Addr(),
-		}, agentOverrides)
+		}, agentConfigOverrides(sc))
 		if err != nil {
 			out.err = err
 			return out
@@ -418,7 +493,11 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 
 	snd := wire.NewSender()
 	defer snd.Close()
-	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed}
+	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed,
+		ErrorEvery: sc.errorEvery, KeepGoing: sc.keepGoing}
+	if sc.rate > 0 {
+		plan.Rate = sc.rate
+	}
 	var (
 		sent    workload.Sent
 		playErr error
@@ -436,6 +515,14 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		if sleepCtx(ctx, sc.traffic/3) {
 			evErr = d.stopGateway(ctx, 4)
 		}
+	case freeze:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.freezeGateway(ctx, 2)
+		}
+	case crash:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.crashGateway(ctx, 2)
+		}
 	case rolling:
 		if !sleepCtx(ctx, 2*time.Second) {
 			break
@@ -450,21 +537,27 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		}
 	}
 	wg.Wait()
+	out.sent = sent
 	if out.err = errors.Join(playErr, evErr); out.err != nil {
 		return out
 	}
 	d.event("traffic done: %d traces, %d spans", sent.Spec.Traces, sent.Spans)
 
 	// Decided decision_wait after first seen, then a 200 ms batch: wait for
-	// that, then for a quiet sink.
+	// that, then until no gateway holds a trace (a starved machine delays
+	// decisions), then for a quiet sink.
 	if !sleepCtx(ctx, time.Until(sent.Last.Add(scaleDecisionWait+2*time.Second))) {
 		out.err = ctx.Err()
+		return out
+	}
+	if out.err = d.waitDecided(ctx, time.Minute); out.err != nil {
 		return out
 	}
 	if out.err = d.sink.WaitQuiet(ctx, 2*time.Second); out.err != nil {
 		return out
 	}
 	out.score = workload.Evaluate(sent, d.sink)
+	out.incomplete = workload.IncompleteErrors(sent, d.sink)
 
 	// Handoff counters of the gateways still running, then a clean stop.
 	d.mu.Lock()
