@@ -1,4 +1,4 @@
-// Command demo runs the article's story on one machine in under a minute,
+// Command demo runs the reference architecture's story on one machine in under a minute,
 // with no setup: a backend, gateways and two agents wired over real
 // OTLP/gRPC on 127.0.0.x (in-process collectors built with otelcol from the
 // same factories as the examples' distribution), and a generator whose traces
