@@ -49,15 +49,15 @@ func TestMixedAgentRollout(t *testing.T) {
 		upstreamAgents int
 		handoff        bool
 	}{
-		{"1 before: every agent on contrib's ring, gateways without handoff", agents, false},
-		{"2 gateways with handoff, every agent still on contrib's ring", agents, true},
-		{"- half the agents moved first, gateways without handoff", agents / 2, false},
-		{"3 half the agents moved, gateways with handoff", agents / 2, true},
-		{"4 after: every agent on load_balancing, gateways with handoff", 0, true},
+		{"before", agents, false},
+		{"1 gateways with handoff", agents, true},
+		{"2 agents rolling (half done)", agents / 2, true},
+		{"3 after", 0, true},
+		{"the wrong order: agents first", agents / 2, false},
 	}
 	var report []string
 	for si, st := range stages {
-		t.Run(st.name[2:], func(t *testing.T) {
+		t.Run(st.name, func(t *testing.T) {
 			spec := tracegen.Spec{
 				Traces: 2000, SpansPerTrace: 10, TracesPerBatch: 2000, Layout: tracegen.Interleaved,
 				ErrorEvery: 20, Seed: 9000 + uint64(si),
@@ -149,12 +149,16 @@ func TestMixedAgentRollout(t *testing.T) {
 				assert.Zero(t, forwarded)
 			}
 			spans := spec.Traces * spec.SpansPerTrace
-			report = append(report, fmt.Sprintf("| %s | %d of %d | %d of %d (%.1f %%) | %d | %d |",
-				st.name, whole, len(exp.errAt), forwarded, spans, 100*float64(forwarded)/float64(spans),
-				exp.misrouted, failures))
+			gwKind := "without handoff"
+			if st.handoff {
+				gwKind = "with handoff"
+			}
+			report = append(report, fmt.Sprintf("| %s | %d of %d | %s | %d of %d | %d of %d (%.1f %%) | %d | %d |",
+				st.name, st.upstreamAgents, agents, gwKind, whole, len(exp.errAt), forwarded, spans,
+				100*float64(forwarded)/float64(spans), exp.misrouted, failures))
 		})
 	}
-	t.Log("\n| stage | error traces whole | spans forwarded by gateways | spans that reached a non-owner | handoff failures |\n|---|---|---|---|---|\n" +
+	t.Log("\n| step | agents on contrib's ring | gateways | error traces whole | spans forwarded between gateways | spans that reached a non-owner | handoff failures |\n|---|---|---|---|---|---|---|\n" +
 		strings.Join(report, "\n"))
 }
 
