@@ -11,5 +11,7 @@
 // to the next free position (at most 10 steps, then it is dropped); a key
 // belongs to the first point at or after crc32(key) mod 131,071, wrapping
 // around. The endpoint strings are the resolver's, port included, exactly
-// as tailgate's ring receives them.
+// as tailgate's ring receives them. compat's TestUpstreamRingMatchesContrib
+// runs the contrib exporter over real endpoints and checks that every
+// trace goes where this ring says.
 package upstreamring
