@@ -104,8 +104,11 @@ func traceIDsOf(td ptrace.Traces) []pcommon.TraceID {
 	return ids
 }
 
-// importDecision applies a decision made elsewhere: a pending trace is
-// finalized with it at once, and it is remembered for later spans.
+// importDecision applies a decision made elsewhere and remembers it for
+// later spans. A kept decision keeps a pending trace at once. A not-sampled
+// one leaves a pending trace to be decided on its own schedule: the peer
+// decided on the spans it had, and the spans here (often the late part of
+// a trace, where its error span tends to be) were never evaluated.
 func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 	s := p.shards[p.shardOf(id)]
 	var st ingestStats
@@ -114,14 +117,12 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 	at := uint32(now / int64(time.Second))
 	out := s.importOut()
 	if idx, ok := s.index[id]; ok {
-		switch s.entries[idx].state {
-		case statePending:
-			s.finalize(idx, sampled, "", out, now, &st)
-		case stateDeciding:
-			s.entries[idx].override = 2
-			if sampled {
-				s.entries[idx].override = 1
-			}
+		switch {
+		case !sampled:
+		case s.entries[idx].state == statePending:
+			s.finalize(idx, true, "", out, now, &st)
+		case s.entries[idx].state == stateDeciding:
+			s.entries[idx].override = overrideKeep
 		}
 	} else {
 		effective := sampled
@@ -131,7 +132,7 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 		} else if _, kept := s.sampled.get(id); kept {
 			effective = true // a kept trace stays kept
 		} else {
-			s.notSampled.add(id, at)
+			s.notSampled.add(id, at, false)
 		}
 		// Passed on if the ring changes again within the window.
 		s.recordDecision(id, effective, now)

@@ -34,6 +34,14 @@ const (
 	mSpansBufferedBytes = metricPrefix + "spans_buffered_bytes"
 	mForwardFailed      = metricPrefix + "forward_failed_spans"
 	mBackpressureWaits  = metricPrefix + "backpressure_waits"
+	mLateSpans          = metricPrefix + "late_spans"
+)
+
+// Values of late_spans' decision attribute.
+const (
+	lateSampled    = "sampled"     // followed a kept decision
+	lateNotSampled = "not_sampled" // dropped with their trace
+	lateReversed   = "reversed"    // of a dropped trace, but a policy keeps them: forwarded
 )
 
 // Reasons for an early (before-deadline) decision.
@@ -56,7 +64,10 @@ type telemetry struct {
 	decisionDelay     metric.Int64Histogram
 	forwardFailed     metric.Int64Counter
 	backpressure      metric.Int64Counter
+	lateSpans         metric.Int64Counter
 	registration      metric.Registration
+
+	lateKept, lateDropped, lateReversal metric.MeasurementOption
 
 	sampledTrue, sampledFalse         metric.MeasurementOption
 	earlyNumTraces, earlyBufferedSize metric.MeasurementOption
@@ -69,6 +80,9 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 		sampledFalse:      metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "false"))),
 		earlyNumTraces:    metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonNumTraces))),
 		earlyBufferedSize: metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonMaxBufferedBytes))),
+		lateKept:          metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", lateSampled))),
+		lateDropped:       metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", lateNotSampled))),
+		lateReversal:      metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", lateReversed))),
 	}
 	var errs, err error
 	t.globalSampled, err = m.Int64Counter(mGlobalSampled, metric.WithUnit("{traces}"),
@@ -110,6 +124,9 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	errs = errors.Join(errs, err)
 	t.backpressure, err = m.Int64Counter(mBackpressureWaits, metric.WithUnit("{calls}"),
 		metric.WithDescription("ConsumeTraces calls that waited for room (forward queue full, or num_traces full with block_on_overflow)."))
+	errs = errors.Join(errs, err)
+	t.lateSpans, err = m.Int64Counter(mLateSpans, metric.WithUnit("{spans}"),
+		metric.WithDescription("Spans that arrived after their trace was decided, by what became of them (decision): sampled (followed a kept decision), not_sampled (dropped with their trace), reversed (their trace had matched no policy, these spans alone match one: forwarded)."))
 	errs = errors.Join(errs, err)
 
 	onMemory, err := m.Int64ObservableGauge(mTracesOnMemory, metric.WithUnit("{traces}"),

@@ -74,8 +74,9 @@ type sampler struct {
 	stopped   atomic.Bool
 	scratch   sync.Pool
 	warn      *ratelog.Logger
-	dropCount atomic.Int64 // traces dropped at shutdown, for tests
-	decided   atomic.Int64 // traces decided, counted once their spans are queued
+	lateWarn  *ratelog.Logger // late spans reversing a decision
+	dropCount atomic.Int64    // traces dropped at shutdown, for tests
+	decided   atomic.Int64    // traces decided, counted once their spans are queued
 }
 
 var _ tailProcessor = (*sampler)(nil)
@@ -91,6 +92,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		cfg:        cfg,
 		set:        set.TelemetrySettings,
 		warn:       ratelog.New(set.Logger, logInterval),
+		lateWarn:   ratelog.New(set.Logger, logInterval),
 		clock:      clk,
 		base:       clk.Now(),
 		dw:         int64(cfg.DecisionWait),
@@ -387,8 +389,9 @@ func (p *sampler) recordStats(st *ingestStats) {
 	if st.newTraces > 0 {
 		t.newTraceID.Add(ctx, st.newTraces)
 	}
-	if n := st.lateSampled + st.lateDropped; n > 0 {
+	if n := st.lateSampled + st.lateDropped + st.lateReversed; n > 0 {
 		t.earlyReleases.Add(ctx, n)
+		p.recordLate(st)
 	}
 	if st.tooLarge > 0 {
 		t.droppedTooLarge.Add(ctx, st.tooLarge)

@@ -77,17 +77,106 @@ func TestLateSpansFollowDecision(t *testing.T) {
 	require.Equal(t, 0, h.pending())
 
 	// Late spans: the kept trace's spans are forwarded at once even though
-	// they say keep=false, the dropped trace's are dropped even though they
-	// say keep=true; neither starts a new pending trace.
+	// they say keep=false, the dropped trace's are dropped; neither starts
+	// a new pending trace.
 	h.consume(t, spansOf(1, 3, false, true))
-	h.consume(t, spansOf(2, 3, true, true))
+	h.consume(t, spansOf(2, 3, false, true))
 	assert.Equal(t, 0, h.pending())
 	h.waitForwarded(t, 5)
 	m := h.metrics(t)
 	assert.Equal(t, int64(6), total(m, mEarlyReleases))
+	assert.Equal(t, int64(3), m[mLateSpans]["decision=sampled"])
+	assert.Equal(t, int64(3), m[mLateSpans]["decision=not_sampled"])
 	assert.Equal(t, int64(2), total(m, mNewTraceID))
 	assert.Equal(t, int64(1), m[mGlobalSampled]["sampled=true"])
 	assert.Equal(t, int64(1), m[mGlobalSampled]["sampled=false"])
+}
+
+// TestLateSpansOfDroppedTrace: late spans of a trace that matched no
+// policy are evaluated on their own, so a span that would have kept the
+// trace (an error span arriving after decision_wait) is never dropped
+// unseen; a veto stays final.
+func TestLateSpansOfDroppedTrace(t *testing.T) {
+	dropMarked := PolicyCfg{Name: "drop-marked", Type: typeDrop, Drop: DropCfg{SubPolicies: []PolicyCfg{
+		{Name: "marked", Type: typeBooleanAttribute, BooleanAttribute: BooleanAttributeCfg{Key: "drop", Value: true}},
+	}}}
+	// Keeps traces without a span marked veto=true: a trace with one is
+	// vetoed (InvertNotSampled), its late spans without it would be kept.
+	notVetoed := PolicyCfg{Name: "not-vetoed", Type: typeBooleanAttribute,
+		BooleanAttribute: BooleanAttributeCfg{Key: "veto", Value: true, InvertMatch: true}}
+	vetoMarked := func() ptrace.Traces {
+		td := spansOf(1, 2, false, false)
+		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutBool("veto", true)
+		return td
+	}
+	tests := []struct {
+		name     string
+		mutate   func(*Config)
+		first    func() ptrace.Traces // decided not sampled
+		late     func() ptrace.Traces
+		forwards int   // late spans forwarded
+		reversed int64 // late_spans{decision=reversed}
+	}{
+		{
+			name:     "matched no policy, a late span matches",
+			first:    func() ptrace.Traces { return spansOf(1, 2, false, false) },
+			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
+			forwards: 3, reversed: 3,
+		},
+		{
+			name:  "matched no policy, the late spans match none",
+			first: func() ptrace.Traces { return spansOf(1, 2, false, false) },
+			late:  func() ptrace.Traces { return spansOf(1, 3, false, true) },
+		},
+		{
+			name:   "vetoed by a drop policy",
+			mutate: func(c *Config) { c.Policies = append(c.Policies, dropMarked) },
+			first: func() ptrace.Traces {
+				td := spansOf(1, 2, true, false)
+				td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutBool("drop", true)
+				return td
+			},
+			late: func() ptrace.Traces { return spansOf(1, 3, true, true) },
+		},
+		{
+			name:   "vetoed by an inverted match",
+			mutate: func(c *Config) { c.Policies = []PolicyCfg{notVetoed} },
+			first:  vetoMarked,
+			late:   func() ptrace.Traces { return spansOf(1, 3, true, true) },
+		},
+		{
+			name: "vetoed by maximum_trace_size_bytes",
+			mutate: func(c *Config) {
+				c.MaximumTraceSizeBytes = 10
+			},
+			first: func() ptrace.Traces { return spansOf(1, 1, false, false) }, // dropped as it arrives
+			late:  func() ptrace.Traces { return spansOf(1, 3, true, true) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.mutate)
+			h.consume(t, tt.first())
+			h.advance(t, time.Second+timerResolution)
+			require.Equal(t, 0, h.pending())
+			require.Equal(t, 0, h.sink.SpanCount())
+
+			h.consume(t, tt.late())
+			assert.Equal(t, 0, h.pending(), "late spans never start a new pending trace")
+			h.waitForwarded(t, tt.forwards)
+			m := h.metrics(t)
+			assert.Equal(t, tt.reversed, m[mLateSpans]["decision=reversed"])
+			assert.Equal(t, 3-tt.reversed, m[mLateSpans]["decision=not_sampled"])
+
+			// The spans still to come follow the latest decision.
+			h.consume(t, spansOf(1, 1, false, true))
+			want := 0
+			if tt.reversed > 0 {
+				want = 1
+			}
+			h.waitForwarded(t, tt.forwards+want)
+		})
+	}
 }
 
 func TestLateSpansWithoutCacheGetFreshDecision(t *testing.T) {
@@ -350,8 +439,10 @@ func TestSpanIngestStrategy(t *testing.T) {
 	h.consume(t, spansOf(3, 2, false, false))
 	h.advance(t, time.Second+timerResolution) // unresolved at the deadline: not sampled
 	assert.Equal(t, 0, h.pending())
-	h.consume(t, spansOf(3, 1, true, true)) // late: follows not sampled
-	assert.Equal(t, 5, h.sink.SpanCount())
+	h.consume(t, spansOf(3, 1, false, true)) // late: follows not sampled
+	assert.Equal(t, 0, h.pending())
+	h.consume(t, spansOf(3, 1, true, true)) // late, but matches on its own: kept
+	h.waitForwarded(t, 6)
 }
 
 func TestConsumeEmptyAndOddInput(t *testing.T) {

@@ -37,7 +37,7 @@ type traceEntry struct {
 	// final yet because a drop policy might still match a later span.
 	ingestKeep bool
 	ingestPol  string
-	// override is a decision imported while the policies ran: 1 keep, 2 drop.
+	// override is a decision imported while the policies ran (overrideKeep).
 	override uint8
 }
 
@@ -76,7 +76,14 @@ type shard struct {
 
 	// handoff hook: recent decisions, nil when off (handoff_decisions.go)
 	recent *decisionRing
+
+	// late spans of traces decided not sampled (no veto) met by ingest,
+	// reviewed before it unlocks (late.go)
+	late []ingestItem
 }
+
+// overrideKeep: a peer decided to keep the trace while its policies ran.
+const overrideKeep = 1
 
 const (
 	refCarve     = 8
@@ -113,6 +120,7 @@ type ingestStats struct {
 	newTraces    int64
 	lateSampled  int64
 	lateDropped  int64
+	lateReversed int64
 	tooLarge     int64
 	earlyTraces  int64
 	earlyBytes   int64
@@ -158,9 +166,13 @@ func (s *shard) ingest(ctx context.Context, items []ingestItem, firstSeen int64,
 				p.recordLateAge(now, at)
 				continue
 			}
-			if at, hit := s.notSampled.get(it.id); hit {
-				st.lateDropped++
+			if at, veto, hit := s.notSampled.get(it.id); hit {
 				p.recordLateAge(now, at)
+				if veto {
+					st.lateDropped++
+				} else {
+					s.late = append(s.late, *it)
+				}
 				continue
 			}
 			if s.pending >= s.capTraces {
@@ -194,6 +206,9 @@ func (s *shard) ingest(ctx context.Context, items []ingestItem, firstSeen int64,
 	}
 	for _, idx := range touched {
 		s.evaluateOnIngest(idx, out, st, now)
+	}
+	if len(s.late) > 0 {
+		s.reviewLate(out, st, now)
 	}
 	s.mu.Unlock()
 }
@@ -283,7 +298,7 @@ func (s *shard) addSpan(idx uint32, it *ingestItem, now int64, out *outBuilder, 
 	}
 	if max := s.p.cfg.MaximumTraceSizeBytes; max > 0 && e.state == statePending && e.bytes > int64(max) {
 		st.tooLarge++
-		s.finalize(idx, false, "", out, now, st)
+		s.finalize(idx, false, vetoTooLarge, out, now, st)
 	}
 }
 
@@ -342,7 +357,7 @@ func (s *shard) evaluateOnIngest(idx uint32, out *outBuilder, st *ingestStats, n
 	d, pol := s.p.policies.Decide(s.p.runCtx, &v)
 	switch {
 	case d == Dropped:
-		s.finalize(idx, false, "", out, now, st)
+		s.finalize(idx, false, pol, out, now, st)
 	case keeps(d) && !s.p.hasDropPolicy:
 		s.finalize(idx, true, pol, out, now, st)
 	case keeps(d):
@@ -354,14 +369,13 @@ func keeps(d Decision) bool { return d == Sampled || d == InvertSampled }
 
 // finalize applies a decision to every span of the trace (including spans
 // that arrived while its policies ran), records it in a decision cache and
-// frees the entry at once.
+// frees the entry at once. policy names the policy that decided; for a
+// trace not kept, a name means a veto (a drop policy, an inverted match
+// or vetoTooLarge), which its late spans cannot overturn.
 func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, now int64, st *ingestStats) {
 	e := &s.entries[idx]
-	switch e.override {
-	case 1:
+	if e.override == overrideKeep {
 		keep = true
-	case 2:
-		keep = false
 	}
 	at := uint32(now / int64(time.Second))
 	s.recordDecision(e.id, keep, now) // handoff hook (handoff_decisions.go)
@@ -373,7 +387,7 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 		s.notSampled.remove(e.id)
 		st.sampledCount++
 	} else {
-		s.notSampled.add(e.id, at)
+		s.notSampled.add(e.id, at, policy != "")
 		st.droppedCount++
 	}
 	s.p.tel.removalAge.Record(s.p.runCtx, (now-e.firstSeen)/int64(time.Second))
