@@ -49,20 +49,71 @@ func (s *shard) extractLocked(id pcommon.TraceID, out *outBuilder) (td ptrace.Tr
 // has passed). Spans of traces already pending join them and the earlier
 // first-seen wins: the new owner often buffers fresh spans of a trace
 // before the old owner's handoff arrives, and the trace must still be
-// decided on the original schedule. Spans of traces already decided
-// follow the decision.
-func (p *sampler) importTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) error {
+// decided on the original schedule. A span already buffered for its trace
+// (same span ID: delivered twice, at least once) is left out; it returns
+// how many were. Spans of traces already decided follow the decision.
+func (p *sampler) importTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) (int, error) {
 	fs := int64(firstSeen.Sub(p.base))
 	// Read the IDs before ingest: from then on a decision may move spans
 	// out of td.
 	ids := traceIDsOf(td)
+	dup := p.dropBuffered(td, ids)
 	if err := p.ingest(ctx, td, fs); err != nil {
-		return err
+		return dup, err
 	}
 	for _, id := range ids {
 		p.shards[p.shardOf(id)].antedate(id, fs)
 	}
-	return nil
+	return dup, nil
+}
+
+// dropBuffered removes from td the spans already buffered for their
+// trace and returns how many. Only traces pending here cost a look at
+// their spans; an import of traces new here costs one lookup per trace.
+func (p *sampler) dropBuffered(td ptrace.Traces, ids []pcommon.TraceID) int {
+	var have map[pcommon.TraceID]map[pcommon.SpanID]struct{}
+	for _, id := range ids {
+		if _, done := have[id]; done {
+			continue
+		}
+		s := p.shards[p.shardOf(id)]
+		s.mu.Lock()
+		if idx, ok := s.index[id]; ok {
+			refs := s.entries[idx].refs
+			set := make(map[pcommon.SpanID]struct{}, len(refs))
+			for _, r := range refs {
+				set[r.span().SpanID()] = struct{}{}
+			}
+			if have == nil {
+				have = map[pcommon.TraceID]map[pcommon.SpanID]struct{}{}
+			}
+			have[id] = set
+		}
+		s.mu.Unlock()
+	}
+	if len(have) == 0 {
+		return 0
+	}
+	dup := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			sss.At(j).Spans().RemoveIf(func(sp ptrace.Span) bool {
+				set, ok := have[sp.TraceID()]
+				if !ok {
+					return false
+				}
+				if _, seen := set[sp.SpanID()]; seen {
+					dup++
+					return true
+				}
+				set[sp.SpanID()] = struct{}{} // a duplicate within td too
+				return false
+			})
+		}
+	}
+	return dup
 }
 
 // antedate moves a pending trace's first-seen back to fs when that is

@@ -54,9 +54,16 @@ func (h *handoffSampler) Start(ctx context.Context, host component.Host) error {
 
 // ConsumeTraces buffers the spans of the traces this gateway owns and
 // forwards the others (sent here by an agent whose view is stale) to
-// their owner. In the steady state Route returns td itself.
+// their owner. In the steady state Route returns td itself. With
+// handoff::replicate, the owned spans also go to their successors, and
+// the call returns once they hold them: an acknowledged span is on two
+// gateways (the round trip overlaps with buffering here).
 func (h *handoffSampler) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	return h.sampler.ConsumeTraces(ctx, h.eng.Route(td))
+	owned := h.eng.Route(td)
+	r := h.eng.Replicate(owned)
+	err := h.sampler.ConsumeTraces(ctx, owned)
+	r.Wait(ctx)
+	return err
 }
 
 // Shutdown hands every pending trace to the gateways that remain (Drain),

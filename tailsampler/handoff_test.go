@@ -27,7 +27,8 @@ func TestExtractAndImportTrace(t *testing.T) {
 	assert.Equal(t, "svc", v.Str())
 
 	// The new owner decides at the original deadline, not a fresh one.
-	require.NoError(t, to.p.importTrace(context.Background(), td, to.clock.Now().Add(-400*time.Millisecond)))
+	_, err := to.p.importTrace(context.Background(), td, to.clock.Now().Add(-400*time.Millisecond))
+	require.NoError(t, err)
 	assert.Equal(t, 1, to.pending())
 	to.clock.Advance(500 * time.Millisecond)
 	time.Sleep(20 * time.Millisecond)
@@ -39,7 +40,8 @@ func TestExtractAndImportTrace(t *testing.T) {
 	from.consume(t, spansOf(2, 2, true, false))
 	td, _, ok = from.p.extract(traceID(2))
 	require.True(t, ok)
-	require.NoError(t, to.p.importTrace(context.Background(), td, to.clock.Now().Add(-time.Hour)))
+	_, err = to.p.importTrace(context.Background(), td, to.clock.Now().Add(-time.Hour))
+	require.NoError(t, err)
 	to.waitForwarded(t, 5)
 }
 

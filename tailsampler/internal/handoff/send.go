@@ -109,6 +109,7 @@ func (e *Engine) dispatch(ctx context.Context, td ptrace.Traces, k kind, deadlin
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-e.viewChanged():
 		case <-e.stopping:
 		case <-ctx.Done():
 		}
@@ -205,7 +206,7 @@ func (e *Engine) importLocal(ctx context.Context, td ptrace.Traces, reason strin
 	for _, g := range d.groups {
 		t := tally(g.td)
 		traces += t.traces
-		if err := e.buf.ImportTrace(context.WithoutCancel(ctx), g.td, g.firstSeen); err != nil {
+		if err := e.importGroup(context.WithoutCancel(ctx), g.td, g.firstSeen); err != nil {
 			add(e.m.spansDropped, t.spans)
 			e.logImport.Warn("handoff: buffer refused spans, they are lost", zap.Int("spans", t.spans), zap.Error(err))
 		}

@@ -1,0 +1,859 @@
+package handoff
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/connectivity"
+
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
+)
+
+// Replication (Config.Replicate): every span this gateway owns is also
+// held by the trace's successor as a shadow, which it never exports
+// unless the owner dies. See the package documentation for the protocol.
+
+const (
+	// pollInterval is how often the owner collects its new decisions for
+	// the successors.
+	pollInterval = 50 * time.Millisecond
+	// sweepInterval is how often the successor looks for due shadows.
+	sweepInterval = 100 * time.Millisecond
+	// promoteMargin: a shadow whose owner left is promoted this long after
+	// its decision was due, so that a decision the owner took just before
+	// leaving arrives first and no trace is decided twice.
+	promoteMargin = 500 * time.Millisecond
+)
+
+// ErrNotReplicaBuffer is returned by New when replication is on and the
+// Buffer does not implement ReplicaBuffer.
+var ErrNotReplicaBuffer = errors.New("handoff: replicate needs a buffer that implements ReplicaBuffer")
+
+type replicator struct {
+	e       *Engine
+	buf     ReplicaBuffer
+	inc     uint64 // this process's incarnation
+	store   *shadowStore
+	t       timing
+	m       *replicaMetrics
+	logFail *ratelog.Logger
+	layouts sync.Pool
+
+	mu      sync.Mutex // guards lives, senders and promoted
+	lives   map[string]*life
+	senders map[string]*sender
+	closed  bool
+	// promoted remembers, for traces promoted here, the spans their owner
+	// had: a decision the owner still took (it was leaving, not dead)
+	// then exports here only what it did not have.
+	promoted  map[pcommon.TraceID]promotedTrace
+	nPromoted atomic.Int64
+}
+
+// promotedTrace is what an owner held of a trace promoted here.
+type promotedTrace struct {
+	owner *life
+	spans map[pcommon.SpanID]struct{}
+	until int64 // forgotten after (Unix nanos)
+}
+
+func newReplicator(e *Engine, buf Buffer, decisionWait time.Duration) (*replicator, error) {
+	rb, ok := buf.(ReplicaBuffer)
+	if !ok {
+		return nil, ErrNotReplicaBuffer
+	}
+	store := newShadowStore()
+	m, err := newReplicaMetrics(e.set.MeterProvider, store)
+	if err != nil {
+		return nil, err
+	}
+	grace := e.cfg.ReplicaGrace
+	r := &replicator{
+		e:     e,
+		buf:   rb,
+		inc:   incarnation(),
+		store: store,
+		t: timing{
+			promoteAfter: int64(decisionWait + promoteMargin),
+			orphanAfter:  int64(decisionWait + max(grace, promoteMargin)),
+			keep:         int64(grace),
+		},
+		m:        m,
+		logFail:  ratelog.New(e.set.Logger, e.opts.logInterval),
+		lives:    map[string]*life{},
+		senders:  map[string]*sender{},
+		promoted: map[pcommon.TraceID]promotedTrace{},
+	}
+	r.layouts.New = func() any { return new(layout) }
+	return r, nil
+}
+
+// incarnation draws this process's identity among the lives of its
+// endpoint; never 0, which means "unknown".
+func incarnation() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	if v := binary.LittleEndian.Uint64(b[:]); v != 0 {
+		return v
+	}
+	return 1
+}
+
+// start runs the decision poll and the sweep (engine goroutines).
+func (r *replicator) start() {
+	r.e.wg.Go(r.pollDecisions)
+	r.e.wg.Go(r.sweepLoop)
+}
+
+// close stops the senders (their waiters get ErrShutdown). The engine's
+// stopping channel ends the loops.
+func (r *replicator) close() {
+	r.mu.Lock()
+	r.closed = true
+	senders := r.senders
+	r.senders = map[string]*sender{}
+	r.mu.Unlock()
+	for _, s := range senders {
+		s.stop()
+	}
+	r.m.close()
+}
+
+// Replication is one ConsumeTraces call's replication in flight.
+type Replication struct {
+	results []chan error
+	timeout time.Duration
+}
+
+// Wait returns once every successor acknowledged its part, or failed
+// (counted in replica_failures: those spans are held once), or ctx ended.
+// A nil Replication has nothing to wait for.
+func (rp *Replication) Wait(ctx context.Context) {
+	if rp == nil {
+		return
+	}
+	t := time.NewTimer(rp.timeout)
+	defer t.Stop()
+	for _, c := range rp.results {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// prepared is span data split by successor, ready to send.
+type prepared struct {
+	parts map[int][][]byte // ring index → OTLP chunks
+	spans map[int]int
+	v     *view
+}
+
+// prepare encodes the spans of td that this gateway owns under v, split by
+// successor. td is only read. It returns nil when there is nothing to
+// replicate.
+func (r *replicator) prepare(td ptrace.Traces, v *view) *prepared {
+	if v.ownAll || v.ring.Len() < 2 || td.SpanCount() == 0 {
+		return nil
+	}
+	var mar ptrace.ProtoMarshaler
+	b, err := mar.MarshalTraces(td)
+	if err != nil {
+		return nil
+	}
+	l := r.layouts.Get().(*layout)
+	defer r.layouts.Put(l)
+	if _, err := l.scan(b); err != nil {
+		return nil
+	}
+	targets := make([]int, len(l.spans))
+	first, mixed := -2, false
+	var lastID pcommon.TraceID
+	last := -1
+	for i := range l.spans {
+		id := l.spans[i].id
+		t := last
+		if i == 0 || id != lastID {
+			t = v.replicaTarget(id)
+			lastID, last = id, t
+		}
+		targets[i] = t
+		if first == -2 {
+			first = t
+		} else if t != first {
+			mixed = true
+		}
+	}
+	p := &prepared{parts: map[int][][]byte{}, spans: map[int]int{}, v: v}
+	limit := r.e.opts.maxRequestBytes
+	if !mixed && first >= 0 && len(b) <= limit {
+		p.parts[first] = [][]byte{b}
+		p.spans[first] = len(l.spans)
+		return p
+	}
+	src := &encoded{buf: b, hdr: l.hdr, rss: l.rss, sss: l.sss}
+	writers := map[int]*writer{}
+	for i := range l.spans {
+		t := targets[i]
+		if t < 0 {
+			continue
+		}
+		w := writers[t]
+		if w == nil {
+			w = &writer{limit: limit}
+			writers[t] = w
+		}
+		w.add(spanRef{m: src, ss: l.spans[i].ss, loc: l.spans[i].loc})
+		p.spans[t]++
+	}
+	for t, w := range writers {
+		p.parts[t] = w.finishChunks()
+	}
+	if len(p.parts) == 0 {
+		return nil
+	}
+	return p
+}
+
+// send queues p's parts to their successors. With wait, the Replication
+// lets the caller wait for the acknowledgements; without, failures are
+// retried within the window. firstSeen (Unix nanos, 0: now) travels with
+// the data.
+func (r *replicator) send(p *prepared, firstSeen int64, wait bool) *Replication {
+	if p == nil {
+		return nil
+	}
+	var rp *Replication
+	if wait {
+		rp = &Replication{timeout: r.e.cfg.Client.Timeout}
+	}
+	until := time.Now().Add(r.e.cfg.Window)
+	for t, chunks := range p.parts {
+		s := r.sender(p.v.ring.Endpoint(t))
+		if s == nil {
+			add(r.m.failures, p.spans[t])
+			continue
+		}
+		it := &item{spans: p.spans[t], until: until}
+		for _, c := range chunks {
+			it.shadow = append(it.shadow, wireGroup{firstSeen: firstSeen, traces: c})
+			it.size += len(c)
+		}
+		if wait {
+			it.result = make(chan error, 1)
+			rp.results = append(rp.results, it.result)
+		}
+		s.enqueue(it)
+	}
+	return rp
+}
+
+// replicateImported replicates data that entered the buffer through an
+// import (a handoff, a promotion), without waiting.
+func (r *replicator) replicateImported(td ptrace.Traces, firstSeen time.Time) {
+	r.send(r.prepare(td, r.e.cur.Load()), firstSeen.UnixNano(), false)
+}
+
+// sender returns the queue of peer ep, starting it the first time.
+func (r *replicator) sender(ep string) *sender {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	s, ok := r.senders[ep]
+	if !ok {
+		s = newSender(r, ep)
+		if !r.e.spawn(s.run) {
+			return nil
+		}
+		r.senders[ep] = s
+	}
+	return s
+}
+
+// observe records that ep runs incarnation inc and returns that life. A
+// new incarnation of a known endpoint means it restarted: its previous
+// life's shadows are promoted at once, and the traces this gateway
+// replicates to it are replicated again (its copies were lost).
+func (r *replicator) observe(ep string, inc uint64) *life {
+	r.mu.Lock()
+	cur := r.lives[ep]
+	if cur != nil && (inc == 0 || cur.inc == inc) {
+		r.mu.Unlock()
+		return cur
+	}
+	l := &life{ep: ep, inc: inc}
+	if !r.e.cur.Load().member(ep) {
+		l.leftAt.Store(time.Now().UnixNano())
+	}
+	r.lives[ep] = l
+	r.mu.Unlock()
+	if cur == nil {
+		return l
+	}
+	cur.ended.Store(true)
+	r.e.set.Logger.Info("handoff: a peer restarted; promoting what it had replicated here and replicating its successor copies again",
+		zap.String("peer", ep))
+	ts := r.store.remove(func(s *shadow) bool { return s.owner == cur })
+	r.promote(undecided(ts), PromotedOwnerRestarted)
+	// What it kept may have died with its batch: exported here.
+	r.exportCrashed(kept(ts))
+	r.e.spawn(func() {
+		r.rereplicate(func(v *view, id pcommon.TraceID) bool { return v.successorEndpoint(id) == ep })
+	})
+	return l
+}
+
+// viewChanged follows a new view: owners that left start their promotion
+// clock, shadows of traces this gateway no longer succeeds are dropped,
+// pending traces whose successor changed are replicated to the new one,
+// and new members learn this gateway's incarnation.
+func (r *replicator) viewChanged(prev, v *view) {
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	for ep, l := range r.lives {
+		if v.member(ep) {
+			l.leftAt.Store(0)
+		} else {
+			l.leftAt.CompareAndSwap(0, now)
+		}
+	}
+	var stale []*sender
+	for ep, s := range r.senders {
+		if !v.member(ep) {
+			stale = append(stale, s)
+			delete(r.senders, ep)
+		}
+	}
+	r.mu.Unlock()
+	for _, s := range stale {
+		s.stop()
+	}
+	// Owners that left: their undecided traces are this gateway's now (or
+	// of whoever owns them in the new set), on their original schedule,
+	// so that the spans agents send here from now on join them. What they
+	// kept stays until the grace ends (a goodbye frees it).
+	r.promote(r.store.remove(func(s *shadow) bool { return s.keptAt == 0 && s.owner.gone() }), PromotedOwnerLeft)
+	dropped := r.store.remove(func(s *shadow) bool { return !s.owner.gone() && !v.holdsShadow(s.id) })
+	add(r.m.dropped, len(dropped))
+	if prev != nil && !prev.ownAll && !v.ownAll {
+		r.e.spawn(func() {
+			r.rereplicate(func(v2 *view, id pcommon.TraceID) bool {
+				return v2.successorEndpoint(id) != prev.successorEndpoint(id)
+			})
+		})
+	}
+	for _, ep := range v.eps {
+		if ep != r.e.cfg.self && (prev == nil || !prev.member(ep)) {
+			if s := r.sender(ep); s != nil {
+				s.enqueue(&item{until: time.Now().Add(r.e.cfg.Window)}) // hello
+			}
+		}
+	}
+}
+
+// rereplicate sends again, with their first-seen time, the pending traces
+// this gateway owns for which match is true under the current view.
+func (r *replicator) rereplicate(match func(*view, pcommon.TraceID) bool) {
+	v := r.e.cur.Load()
+	if v.ownAll {
+		return
+	}
+	for _, p := range r.buf.SnapshotPending(func(id pcommon.TraceID) bool {
+		return v.replicaTarget(id) >= 0 && match(v, id)
+	}) {
+		r.send(r.prepare(p.Spans, v), p.FirstSeen.UnixNano(), false)
+	}
+}
+
+// bye tells every peer that this gateway leaves gracefully, so they free
+// what it kept at once instead of exporting it after the grace. It waits
+// for the answers within ctx.
+func (r *replicator) bye(ctx context.Context) {
+	r.e.mu.Lock()
+	eps := slices.Clone(r.e.endpoints)
+	r.e.mu.Unlock()
+	var results []chan error
+	for _, ep := range eps {
+		if ep == r.e.cfg.self {
+			continue
+		}
+		s := r.sender(ep)
+		if s == nil {
+			continue
+		}
+		it := &item{bye: true, until: time.Now().Add(r.e.cfg.Client.Timeout), result: make(chan error, 1)}
+		results = append(results, it.result)
+		s.enqueue(it)
+	}
+	for _, c := range results {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// pollDecisions sends this gateway's new decisions to the successors that
+// hold the shadows of their traces.
+func (r *replicator) pollDecisions() {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	since := time.Now()
+	for {
+		select {
+		case <-r.e.stopping:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		v := r.e.cur.Load()
+		if v.ownAll {
+			since = now
+			continue
+		}
+		type lists struct{ kept, dropped []pcommon.TraceID }
+		per := map[int]*lists{}
+		r.buf.RecentDecisions(since, func(id pcommon.TraceID, sampled bool) {
+			s := v.successorOf(id)
+			if s < 0 {
+				return
+			}
+			ls := per[s]
+			if ls == nil {
+				ls = &lists{}
+				per[s] = ls
+			}
+			if sampled {
+				ls.kept = append(ls.kept, id)
+			} else {
+				ls.dropped = append(ls.dropped, id)
+			}
+		})
+		since = now
+		for s, ls := range per {
+			snd := r.sender(v.ring.Endpoint(s))
+			if snd == nil {
+				add(r.m.undelivered, len(ls.kept)+len(ls.dropped))
+				continue
+			}
+			snd.enqueue(&item{sampled: ls.kept, notSampled: ls.dropped, until: now.Add(r.e.cfg.Window)})
+		}
+	}
+}
+
+func (r *replicator) sweepLoop() {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.e.stopping:
+			return
+		case <-t.C:
+		}
+		r.sweep(time.Now())
+	}
+}
+
+// sweep acts on the shadows that are due.
+func (r *replicator) sweep(now time.Time) {
+	v := r.e.cur.Load()
+	out := r.store.sweep(now.UnixNano(), r.t, v.holdsShadow)
+	add(r.m.dropped, out.dropped)
+	add(r.m.freed, out.freed, r.m.freedKept)
+	r.promote(out.promote, PromotedOwnerLeft)
+	if len(out.orphans) > 0 {
+		add(r.m.orphans, len(out.orphans))
+		// The owner may have decided them and lost only the decision on its
+		// way here: then they reach the backend twice.
+		add(r.m.dupPossible, len(out.orphans))
+		r.e.set.Logger.Info("handoff: shadows got no decision from their owner within decision_wait plus replica_grace; handing them back to it",
+			zap.Int("traces", len(out.orphans)))
+		r.adopt(out.orphans)
+	}
+	r.exportCrashed(out.export)
+	r.forgetPromoted(now.UnixNano())
+}
+
+// undecided and kept split shadows by whether their owner kept them.
+func undecided(ts []taken) []taken {
+	return slices.DeleteFunc(slices.Clone(ts), func(t taken) bool { return t.keptAt != 0 })
+}
+
+func kept(ts []taken) []taken {
+	return slices.DeleteFunc(slices.Clone(ts), func(t taken) bool { return t.keptAt == 0 })
+}
+
+// exportCrashed exports the kept shadows of an owner that crashed within
+// the grace: it may have exported them already (counted as possible
+// duplicates), or lost them in its batch.
+func (r *replicator) exportCrashed(ts []taken) {
+	if len(ts) == 0 {
+		return
+	}
+	add(r.m.exported, len(ts))
+	add(r.m.dupPossible, len(ts))
+	r.exportKept(ts)
+}
+
+// promote turns shadows whose owner is gone into traces of the gateway
+// that owns them now (this one, usually), on their original schedule.
+func (r *replicator) promote(ts []taken, reason string) {
+	if len(ts) == 0 {
+		return
+	}
+	opt := r.m.ownerLeft
+	if reason == PromotedOwnerRestarted {
+		opt = r.m.ownerRestarted
+	}
+	add(r.m.promoted, len(ts), opt)
+	r.remember(ts)
+	r.adopt(ts)
+}
+
+// remember keeps, for promoted traces, the span IDs their owner had,
+// until their decision is long due.
+func (r *replicator) remember(ts []taken) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, tk := range ts {
+		spans := make(map[pcommon.SpanID]struct{}, len(tk.refs))
+		for _, ref := range tk.refs {
+			if id, ok := spanID(ref.field()); ok {
+				spans[id] = struct{}{}
+			}
+		}
+		r.promoted[tk.id] = promotedTrace{owner: tk.owner, spans: spans, until: tk.firstSeen + r.t.orphanAfter + r.t.keep}
+	}
+	r.nPromoted.Store(int64(len(r.promoted)))
+}
+
+func (r *replicator) forgetPromoted(now int64) {
+	if r.nPromoted.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, p := range r.promoted {
+		if p.until < now {
+			delete(r.promoted, id)
+		}
+	}
+	r.nPromoted.Store(int64(len(r.promoted)))
+}
+
+// ownerKept handles a keep decision that arrives, from the owner, for a
+// trace promoted here: the owner was leaving, not dead, and exported what
+// it had. Only the spans it did not have leave from here, so the trace
+// reaches the backend once; it reports whether id was such a trace.
+func (r *replicator) ownerKept(owner *life, id pcommon.TraceID) bool {
+	if r.nPromoted.Load() == 0 {
+		return false
+	}
+	r.mu.Lock()
+	p, ok := r.promoted[id]
+	if ok && p.owner.ep == owner.ep {
+		delete(r.promoted, id)
+		r.nPromoted.Store(int64(len(r.promoted)))
+	}
+	r.mu.Unlock()
+	if !ok || p.owner.ep != owner.ep {
+		return false
+	}
+	had := func(s pcommon.SpanID) bool { _, ok := p.spans[s]; return ok }
+	if !r.buf.KeepDecidedElsewhere(id, had) {
+		// Decided here already: both exported what both had.
+		add(r.m.dupPossible, 1)
+	} else {
+		add(r.m.dupAvoided, len(p.spans))
+	}
+	return true
+}
+
+// adopt hands shadows to their trace's current owner as undecided traces
+// with their first-seen time, through the handoff path (this gateway
+// imports its own part). A trace already decided here is left out: its
+// owner handed it off before leaving and it was decided whole.
+func (r *replicator) adopt(ts []taken) {
+	td := ptrace.NewTraces()
+	avoided := 0
+	for _, tk := range ts {
+		if r.buf.Decided(tk.id) {
+			avoided += len(tk.refs)
+			continue
+		}
+		part, err := materialize(tk.refs)
+		if err != nil {
+			r.logFail.Warn("handoff: a shadow could not be decoded; it is lost", zap.Error(err))
+			continue
+		}
+		mark(part, 1, time.Unix(0, tk.firstSeen))
+		part.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	add(r.m.dupAvoided, avoided)
+	if td.ResourceSpans().Len() == 0 {
+		return
+	}
+	r.e.spawn(func() { r.e.dispatch(r.e.sendCtx, td, kindHandoff, time.Now().Add(r.e.cfg.Window)) })
+}
+
+// exportKept decodes and exports kept shadows.
+func (r *replicator) exportKept(ts []taken) {
+	td := ptrace.NewTraces()
+	for _, tk := range ts {
+		part, err := materialize(tk.refs)
+		if err != nil {
+			r.logFail.Warn("handoff: a shadow could not be decoded; it is lost", zap.Error(err))
+			continue
+		}
+		part.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	if td.ResourceSpans().Len() == 0 {
+		return
+	}
+	if err := r.buf.ExportKept(context.Background(), td); err != nil {
+		r.logFail.Warn("handoff: could not export the kept traces of a crashed peer", zap.Error(err))
+	}
+}
+
+// item is one unit queued for a peer.
+type item struct {
+	shadow              []wireGroup
+	sampled, notSampled []pcommon.TraceID
+	bye                 bool
+	spans, size         int
+	// result receives the outcome when somebody waits; otherwise a failure
+	// is retried until `until`.
+	result chan error
+	until  time.Time
+}
+
+// sender sends the items queued for one peer, merging what waits into
+// one request (group commit: concurrent ConsumeTraces calls share a round
+// trip).
+type sender struct {
+	r    *replicator
+	ep   string
+	mu   sync.Mutex
+	q    []*item
+	wake chan struct{}
+	quit chan struct{}
+	once sync.Once
+}
+
+func newSender(r *replicator, ep string) *sender {
+	return &sender{r: r, ep: ep, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+func (s *sender) enqueue(it *item) {
+	s.mu.Lock()
+	s.q = append(s.q, it)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sender) stop() { s.once.Do(func() { close(s.quit) }) }
+
+// take removes the items of one request from the queue.
+func (s *sender) take() []*item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size, n := 0, 0
+	for n < len(s.q) && (n == 0 || size+s.q[n].size <= s.r.e.opts.maxRequestBytes) {
+		size += s.q[n].size
+		n++
+	}
+	batch := slices.Clone(s.q[:n])
+	s.q = slices.Delete(s.q, 0, n)
+	return batch
+}
+
+func (s *sender) requeue(items []*item) {
+	s.mu.Lock()
+	s.q = append(items, s.q...)
+	s.mu.Unlock()
+}
+
+func (s *sender) run() {
+	backoff := s.r.e.opts.initialBackoff
+	for {
+		select {
+		case <-s.wake:
+		case <-s.quit:
+			s.fail(s.take(), ErrShutdown, true)
+			return
+		case <-s.r.e.stopping:
+			s.fail(s.take(), ErrShutdown, true)
+			return
+		}
+		for {
+			batch := s.take()
+			if len(batch) == 0 {
+				break
+			}
+			err := s.push(batch)
+			if err == nil {
+				backoff = s.r.e.opts.initialBackoff
+				continue
+			}
+			s.r.logFail.Warn("handoff: replication to a peer failed", zap.String("peer", s.ep), zap.Error(err))
+			if retry := s.fail(batch, err, permanent(err)); len(retry) > 0 {
+				s.requeue(retry)
+				t := time.NewTimer(min(backoff, maxBackoff))
+				select {
+				case <-t.C:
+				case <-s.quit:
+				case <-s.r.e.stopping:
+				}
+				t.Stop()
+				backoff *= 2
+			}
+		}
+	}
+}
+
+// fail reports err to the waiters of batch and returns the items to retry.
+func (s *sender) fail(batch []*item, err error, final bool) []*item {
+	var retry []*item
+	now := time.Now()
+	for _, it := range batch {
+		switch {
+		case it.result != nil:
+			add(s.r.m.failures, it.spans)
+			it.result <- err
+		case !final && now.Before(it.until):
+			retry = append(retry, it)
+		default:
+			add(s.r.m.failures, it.spans)
+			add(s.r.m.undelivered, len(it.sampled)+len(it.notSampled))
+		}
+	}
+	return retry
+}
+
+// connectWait bounds how long a request waits for its peer's connection
+// to come up. A peer that refuses costs one connection attempt; one that
+// does not answer (its node is gone) costs this long, per request, until
+// it leaves the set.
+const connectWait = 250 * time.Millisecond
+
+// connect brings the peer's connection up if it is not. A connection
+// that failed once waits out gRPC's reconnect backoff (up to minutes) and
+// fails every call meanwhile, though the peer may be back: reconnect now.
+func connect(ctx context.Context, p *peerConn) {
+	st := p.conn.GetState()
+	if st == connectivity.Ready {
+		return
+	}
+	p.conn.ResetConnectBackoff()
+	p.conn.Connect()
+	ctx, cancel := context.WithTimeout(ctx, connectWait)
+	defer cancel()
+	for st = p.conn.GetState(); st != connectivity.Ready; st = p.conn.GetState() {
+		prev := st
+		if !p.conn.WaitForStateChange(ctx, prev) {
+			return
+		}
+		if prev == connectivity.Connecting && p.conn.GetState() == connectivity.TransientFailure {
+			return // refused: the call fails fast
+		}
+	}
+}
+
+// push sends batch as one request.
+func (s *sender) push(batch []*item) error {
+	req := request{from: s.r.e.cfg.self, incarnation: s.r.inc}
+	spans := 0
+	for _, it := range batch {
+		req.shadow = append(req.shadow, it.shadow...)
+		req.sampled = append(req.sampled, it.sampled...)
+		req.notSampled = append(req.notSampled, it.notSampled...)
+		req.bye = req.bye || it.bye
+		spans += it.spans
+	}
+	p, err := s.r.e.peer(s.ep)
+	if err != nil {
+		return err
+	}
+	connect(s.r.e.sendCtx, p)
+	ctx, cancel := context.WithTimeout(s.r.e.sendCtx, s.r.e.cfg.Client.Timeout)
+	defer cancel()
+	var resp []byte
+	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(&req), &resp, callRaw); err != nil {
+		return err
+	}
+	add(s.r.m.spansSent, spans)
+	for _, it := range batch {
+		if it.result != nil {
+			it.result <- nil
+		}
+	}
+	s.r.observe(s.ep, decodeResponse(resp))
+	return nil
+}
+
+// Replicate starts replicating the spans of td that this gateway owns to
+// their successors; the caller buffers td, then waits for the
+// acknowledgements, so that a span acknowledged to an agent is held by two
+// gateways. td is only read. Nil (nothing to wait for) when replication is
+// off or there is no successor.
+func (e *Engine) Replicate(td ptrace.Traces) *Replication {
+	if e.rep == nil {
+		return nil
+	}
+	return e.rep.send(e.rep.prepare(td, e.cur.Load()), 0, true)
+}
+
+// importGroup buffers data received from a peer or taken back, and
+// replicates what this gateway owns of it.
+func (e *Engine) importGroup(ctx context.Context, td ptrace.Traces, firstSeen time.Time) error {
+	if e.rep == nil {
+		return e.buf.ImportTrace(ctx, td, firstSeen)
+	}
+	// Encoded before the import: from then on the buffer may move spans
+	// out of td.
+	p := e.rep.prepare(td, e.cur.Load())
+	dup, err := e.rep.buf.ImportTraceDedup(ctx, td, firstSeen)
+	add(e.rep.m.dupAvoided, dup)
+	if err != nil {
+		return err
+	}
+	e.rep.send(p, firstSeen.UnixNano(), false)
+	return nil
+}
+
+// spawn runs f as an engine goroutine unless the engine is shut down (or
+// was never started): Shutdown waits for it.
+func (e *Engine) spawn(f func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != stateStarted {
+		return false
+	}
+	e.wg.Go(f)
+	return true
+}
+
+// viewChanged returns a channel closed at the next view change.
+func (e *Engine) viewChanged() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.viewWake
+}

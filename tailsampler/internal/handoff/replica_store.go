@@ -1,0 +1,340 @@
+package handoff
+
+import (
+	"container/heap"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// life is one incarnation of a peer: its ring endpoint and the random
+// number its process drew at start. A restarted gateway has the same
+// endpoint and a new incarnation; the shadows its previous life replicated
+// will never get a decision from it.
+type life struct {
+	ep  string
+	inc uint64
+	// leftAt is when this gateway saw ep leave the set (Unix nanos; 0: in
+	// the set).
+	leftAt atomic.Int64
+	// graceful: the peer said it leaves gracefully (bye).
+	graceful atomic.Bool
+	// ended: a later incarnation of ep has been seen.
+	ended atomic.Bool
+}
+
+// gone reports whether the owner will never decide its shadows: it left
+// the set or restarted.
+func (l *life) gone() bool { return l.ended.Load() || l.leftAt.Load() != 0 }
+
+// crashed reports whether it is gone without saying bye.
+func (l *life) crashed() bool { return l.gone() && !l.graceful.Load() }
+
+// shadow is one trace held for its owner.
+type shadow struct {
+	id        pcommon.TraceID
+	owner     *life
+	firstSeen int64 // Unix nanos, the owner's first sight of the trace (about)
+	due       int64 // when the sweep looks at it next
+	keptAt    int64 // when the owner decided to keep it; 0: undecided
+	gen       uint32
+	used      bool
+	refs      []spanRef
+}
+
+// shadowShard holds the shadows of the trace IDs mapped to it.
+type shadowShard struct {
+	mu      sync.Mutex
+	index   map[pcommon.TraceID]int32
+	entries []shadow
+	free    []int32
+	queue   dueQueue
+}
+
+// shadowStore holds the shadows a gateway keeps for its ring
+// predecessors: their spans in OTLP encoding, indexed by trace. It is
+// safe for concurrent use.
+type shadowStore struct {
+	shards []*shadowShard
+	traces atomic.Int64
+	spans  atomic.Int64
+}
+
+const shadowShards = 16
+
+func newShadowStore() *shadowStore {
+	s := &shadowStore{shards: make([]*shadowShard, shadowShards)}
+	for i := range s.shards {
+		s.shards[i] = &shadowShard{index: map[pcommon.TraceID]int32{}}
+	}
+	return s
+}
+
+func (s *shadowStore) shard(id pcommon.TraceID) *shadowShard {
+	return s.shards[shardOfID(id, len(s.shards))]
+}
+
+// timing is when shadows fall due, in nanoseconds.
+type timing struct {
+	// promoteAfter: after first-seen, when a shadow whose owner is gone
+	// is promoted (decision_wait plus a margin for the owner's decision
+	// to arrive if it was still deciding).
+	promoteAfter int64
+	// orphanAfter: after first-seen, when a shadow whose owner is still
+	// there but never decided is handed back to it (decision_wait plus
+	// replica_grace).
+	orphanAfter int64
+	// keep: how long a kept shadow outlives its owner's decision
+	// (replica_grace): the owner's export path (batch, exporter) may
+	// still lose it if the owner crashes.
+	keep int64
+}
+
+// add holds the spans of layout l (whose bytes m keeps) for owner. Traces
+// first seen here get firstSeen (0: now). Spans of a trace decided here
+// (known returns true) are not held: a late replica of a decided trace.
+// It returns how many traces and spans it took.
+func (s *shadowStore) add(owner *life, m *encoded, spans []spanLoc, firstSeen, now int64, t timing, known func(pcommon.TraceID) bool) (traces, taken int) {
+	if firstSeen <= 0 || firstSeen > now {
+		firstSeen = now
+	}
+	var (
+		sh     *shadowShard
+		lastID pcommon.TraceID
+		last   int32 = -1
+		skip   bool
+	)
+	for i := range spans {
+		sp := &spans[i]
+		if last >= 0 && sp.id == lastID {
+			if !skip {
+				e := &sh.entries[last]
+				e.refs = append(e.refs, spanRef{m: m, ss: sp.ss, loc: sp.loc})
+				taken++
+			}
+			continue
+		}
+		if sh != nil {
+			sh.mu.Unlock()
+		}
+		sh = s.shard(sp.id)
+		sh.mu.Lock()
+		lastID, skip = sp.id, false
+		idx, ok := sh.index[sp.id]
+		if !ok {
+			if known(sp.id) {
+				skip, last = true, 0
+				continue
+			}
+			idx = sh.alloc(sp.id, owner, firstSeen, firstSeen+t.promoteAfter)
+			traces++
+		} else {
+			e := &sh.entries[idx]
+			e.owner = owner // the latest sender owns it (ownership moves with handoffs)
+			if firstSeen < e.firstSeen && e.keptAt == 0 {
+				e.firstSeen = firstSeen
+				sh.schedule(idx, firstSeen+t.promoteAfter)
+			}
+		}
+		last = idx
+		e := &sh.entries[idx]
+		e.refs = append(e.refs, spanRef{m: m, ss: sp.ss, loc: sp.loc})
+		taken++
+	}
+	if sh != nil {
+		sh.mu.Unlock()
+	}
+	s.traces.Add(int64(traces))
+	s.spans.Add(int64(taken))
+	return traces, taken
+}
+
+func (sh *shadowShard) alloc(id pcommon.TraceID, owner *life, firstSeen, due int64) int32 {
+	var idx int32
+	if n := len(sh.free); n > 0 {
+		idx = sh.free[n-1]
+		sh.free = sh.free[:n-1]
+	} else {
+		sh.entries = append(sh.entries, shadow{})
+		idx = int32(len(sh.entries) - 1)
+	}
+	e := &sh.entries[idx]
+	e.id, e.owner, e.firstSeen, e.keptAt, e.used = id, owner, firstSeen, 0, true
+	sh.index[id] = idx
+	sh.schedule(idx, due)
+	return idx
+}
+
+func (sh *shadowShard) schedule(idx int32, at int64) {
+	e := &sh.entries[idx]
+	e.due = at
+	heap.Push(&sh.queue, dueItem{at: at, idx: idx, gen: e.gen})
+}
+
+// release forgets an entry; its refs are returned for the caller to use.
+func (sh *shadowShard) release(idx int32) []spanRef {
+	e := &sh.entries[idx]
+	refs := e.refs
+	delete(sh.index, e.id)
+	*e = shadow{gen: e.gen + 1}
+	sh.free = append(sh.free, idx)
+	return refs
+}
+
+// taken is a shadow removed from the store, with what to do with it.
+type taken struct {
+	id        pcommon.TraceID
+	owner     *life
+	firstSeen int64
+	keptAt    int64
+	refs      []spanRef
+}
+
+func (s *shadowStore) took(n int, spans int) {
+	s.traces.Add(-int64(n))
+	s.spans.Add(-int64(spans))
+}
+
+// decide applies the owner's decisions. A dropped trace's shadow is freed;
+// a kept one is kept for t.keep more (the owner may still crash before its
+// export), unless the owner leaves gracefully. It returns the shadows freed.
+func (s *shadowStore) decide(ids []pcommon.TraceID, keep bool, graceful bool, now int64, t timing) (freed int) {
+	var spans int
+	for _, id := range ids {
+		sh := s.shard(id)
+		sh.mu.Lock()
+		if idx, ok := sh.index[id]; ok {
+			e := &sh.entries[idx]
+			switch {
+			case !keep || graceful || t.keep <= 0:
+				spans += len(sh.release(idx))
+				freed++
+			case e.keptAt == 0:
+				e.keptAt = now
+				sh.schedule(idx, now+t.keep)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	s.took(freed, spans)
+	return freed
+}
+
+// outcome of the sweep.
+type sweepOut struct {
+	promote []taken // owner gone: becomes a trace of this gateway (or of the new owner)
+	orphans []taken // owner still there, no decision: handed back to it
+	export  []taken // kept, and the owner crashed within the grace: exported here
+	dropped int     // shadows no longer ours (this gateway is not their successor any more)
+	freed   int     // kept shadows whose grace ended with their owner alive
+}
+
+// sweep takes out every shadow that is due at now. mine reports whether
+// this gateway is still the trace's successor (or owner) in its current
+// view: an orphan it is not the successor of is dropped, its owner having
+// replicated it elsewhere since.
+func (s *shadowStore) sweep(now int64, t timing, mine func(pcommon.TraceID) bool) sweepOut {
+	var out sweepOut
+	n, spans := 0, 0
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		for sh.queue.Len() > 0 && sh.queue[0].at <= now {
+			it := heap.Pop(&sh.queue).(dueItem)
+			e := &sh.entries[it.idx]
+			if !e.used || e.gen != it.gen || e.due != it.at {
+				continue // released or rescheduled since
+			}
+			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
+			switch {
+			case e.keptAt != 0:
+				crashed := e.owner.crashed()
+				tk.refs = sh.release(it.idx)
+				if crashed {
+					out.export = append(out.export, tk)
+				} else {
+					out.freed++
+				}
+			case e.owner.gone():
+				tk.refs = sh.release(it.idx)
+				out.promote = append(out.promote, tk)
+			case now < e.firstSeen+t.orphanAfter:
+				sh.schedule(it.idx, e.firstSeen+t.orphanAfter)
+				continue
+			case !mine(e.id):
+				tk.refs = sh.release(it.idx)
+				out.dropped++
+			default:
+				tk.refs = sh.release(it.idx)
+				out.orphans = append(out.orphans, tk)
+			}
+			n++
+			spans += len(tk.refs)
+		}
+		sh.mu.Unlock()
+	}
+	s.took(n, spans)
+	return out
+}
+
+// remove takes out every shadow for which match is true.
+func (s *shadowStore) remove(match func(*shadow) bool) []taken {
+	var out []taken
+	spans := 0
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		for idx := range sh.entries {
+			e := &sh.entries[idx]
+			if !e.used || !match(e) {
+				continue
+			}
+			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
+			tk.refs = sh.release(int32(idx))
+			spans += len(tk.refs)
+			out = append(out, tk)
+		}
+		sh.mu.Unlock()
+	}
+	s.took(len(out), spans)
+	return out
+}
+
+// materialize decodes a shadow's spans into pdata, each span once (a span
+// replicated twice, e.g. again after a ring change, is kept once).
+func materialize(refs []spanRef) (ptrace.Traces, error) {
+	var w writer
+	seen := make(map[pcommon.SpanID]struct{}, len(refs))
+	for _, r := range refs {
+		if id, ok := spanID(r.field()); ok {
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+		}
+		w.add(r)
+	}
+	var u ptrace.ProtoUnmarshaler
+	return u.UnmarshalTraces(w.finish())
+}
+
+// dueItem is one scheduled look at a shadow.
+type dueItem struct {
+	at  int64
+	idx int32
+	gen uint32
+}
+
+// dueQueue is a min-heap of dueItems by time.
+type dueQueue []dueItem
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].at < q[j].at }
+func (q dueQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *dueQueue) Push(x any)        { *q = append(*q, x.(dueItem)) }
+func (q *dueQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}
