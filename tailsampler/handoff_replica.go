@@ -72,16 +72,22 @@ func (p *sampler) RememberDecision(id pcommon.TraceID, sampled bool) {
 	s.mu.Unlock()
 }
 
-// Decided reports whether a decision for id is known here.
-func (p *sampler) Decided(id pcommon.TraceID) bool {
+// TraceState says what this gateway knows of id: buffered (or being
+// decided), decided kept or dropped (here or remembered), or nothing.
+func (p *sampler) TraceState(id pcommon.TraceID) handoff.TraceState {
 	s := p.shards[p.shardOf(id)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.sampled.get(id); ok {
-		return true
+	if idx, ok := s.index[id]; ok && s.entries[idx].state != stateFree {
+		return handoff.TracePending
 	}
-	_, _, ok := s.notSampled.get(id)
-	return ok
+	if _, ok := s.sampled.get(id); ok {
+		return handoff.TraceKept
+	}
+	if _, _, ok := s.notSampled.get(id); ok {
+		return handoff.TraceDropped
+	}
+	return handoff.TraceUnknown
 }
 
 // ExportKept forwards the spans of traces kept by a peer that crashed

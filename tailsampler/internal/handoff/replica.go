@@ -28,10 +28,6 @@ const (
 	pollInterval = 50 * time.Millisecond
 	// sweepInterval is how often the successor looks for due shadows.
 	sweepInterval = 100 * time.Millisecond
-	// promoteMargin: a shadow whose owner left is promoted this long after
-	// its decision was due, so that a decision the owner took just before
-	// leaving arrives first and no trace is decided twice.
-	promoteMargin = 500 * time.Millisecond
 )
 
 // ErrNotReplicaBuffer is returned by New when replication is on and the
@@ -83,9 +79,9 @@ func newReplicator(e *Engine, buf Buffer, decisionWait time.Duration) (*replicat
 		inc:   incarnation(),
 		store: store,
 		t: timing{
-			promoteAfter: int64(decisionWait + promoteMargin),
-			orphanAfter:  int64(decisionWait + max(grace, promoteMargin)),
-			keep:         int64(grace),
+			decide:      int64(decisionWait),
+			orphanAfter: int64(decisionWait + grace),
+			keep:        int64(grace),
 		},
 		m:        m,
 		logFail:  ratelog.New(e.set.Logger, e.opts.logInterval),
@@ -323,12 +319,14 @@ func (r *replicator) observe(ep string, inc uint64) *life {
 // and new members learn this gateway's incarnation.
 func (r *replicator) viewChanged(prev, v *view) {
 	now := time.Now().UnixNano()
+	var left []*life
 	r.mu.Lock()
 	for ep, l := range r.lives {
-		if v.member(ep) {
+		switch {
+		case v.member(ep):
 			l.leftAt.Store(0)
-		} else {
-			l.leftAt.CompareAndSwap(0, now)
+		case l.leftAt.CompareAndSwap(0, now):
+			left = append(left, l)
 		}
 	}
 	var stale []*sender
@@ -342,12 +340,13 @@ func (r *replicator) viewChanged(prev, v *view) {
 	for _, s := range stale {
 		s.stop()
 	}
-	// Owners that left: their undecided traces are this gateway's now (or
-	// of whoever owns them in the new set), on their original schedule,
-	// so that the spans agents send here from now on join them. What they
-	// kept stays until the grace ends (a goodbye frees it).
-	r.promote(r.store.remove(func(s *shadow) bool { return s.keptAt == 0 && s.owner.gone() }), PromotedOwnerLeft)
-	dropped := r.store.remove(func(s *shadow) bool { return !s.owner.gone() && !v.holdsShadow(s.id) })
+	// Owners that left: a dead one's traces are promoted at once, so that
+	// the spans agents send here from now on join them; a living one
+	// (leaving gracefully, not aware yet) hands them off itself.
+	for _, l := range left {
+		r.e.spawn(func() { r.checkGone(l) })
+	}
+	dropped := r.store.remove(func(s *shadow) bool { return !s.owner.left() && !s.owner.over() && !v.holdsShadow(s.id) })
 	add(r.m.dropped, len(dropped))
 	if prev != nil && !prev.ownAll && !v.ownAll {
 		r.e.spawn(func() {
@@ -363,6 +362,27 @@ func (r *replicator) viewChanged(prev, v *view) {
 			}
 		}
 	}
+}
+
+// checkGone asks an owner that left the set whether it is alive. A dead
+// one's undecided traces are promoted (on their original schedule, with
+// the spans that keep arriving here) and what it kept is exported (its
+// batch may have died with it). A living one is leaving gracefully, or
+// does not know yet that it was removed: it hands its traces off itself
+// and decides those it is deciding.
+func (r *replicator) checkGone(l *life) {
+	if _, err := r.query(l.ep, nil); err == nil {
+		return
+	}
+	if !l.left() {
+		return // back in the set meanwhile
+	}
+	l.dead.Store(true)
+	r.e.set.Logger.Info("handoff: a peer left the set and does not answer; promoting the traces it replicated here",
+		zap.String("peer", l.ep))
+	ts := r.store.remove(func(s *shadow) bool { return s.owner == l })
+	r.promote(undecided(ts), PromotedOwnerLeft)
+	r.exportCrashed(kept(ts))
 }
 
 // rereplicate sends again, with their first-seen time, the pending traces
@@ -476,17 +496,112 @@ func (r *replicator) sweep(now time.Time) {
 	add(r.m.dropped, out.dropped)
 	add(r.m.freed, out.freed, r.m.freedKept)
 	r.promote(out.promote, PromotedOwnerLeft)
-	if len(out.orphans) > 0 {
-		add(r.m.orphans, len(out.orphans))
-		// The owner may have decided them and lost only the decision on its
-		// way here: then they reach the backend twice.
-		add(r.m.dupPossible, len(out.orphans))
-		r.e.set.Logger.Info("handoff: shadows got no decision from their owner within decision_wait plus replica_grace; handing them back to it",
-			zap.Int("traces", len(out.orphans)))
-		r.adopt(out.orphans)
-	}
 	r.exportCrashed(out.export)
+	for owner, as := range out.ask {
+		r.e.spawn(func() { r.ask(owner, as) })
+	}
 	r.forgetPromoted(now.UnixNano())
+}
+
+// ask asks owner what became of shadows that need it: an undecided one
+// past decision_wait plus the grace (its decision got lost, or the owner
+// restarted and lost the trace, or it is still pending there), a kept one
+// whose owner left the set without a goodbye (crashed, or still exporting
+// and unaware it was removed). An owner that answers is alive: what it
+// decided is freed here, what it does not know is handed back to it to
+// decide, what it still holds waits. One that does not answer is dead:
+// its kept traces are exported here, its undecided ones decided here.
+func (r *replicator) ask(owner *life, as []asked) {
+	var kept, undecided []pcommon.TraceID
+	for _, a := range as {
+		if a.kept {
+			kept = append(kept, a.id)
+		} else {
+			undecided = append(undecided, a.id)
+		}
+	}
+	// A kept trace needs only the owner's answer: alive, it exports it.
+	resp, err := r.query(owner.ep, undecided)
+	if err == nil && resp.incarnation != owner.inc {
+		// Another process answered: the owner restarted, which promotes and
+		// exports what its previous life left here.
+		r.observe(owner.ep, resp.incarnation)
+		return
+	}
+	if err != nil {
+		if owner.left() {
+			owner.dead.Store(true)
+		}
+		r.exportCrashed(r.store.take(owner, kept))
+		ts := r.store.take(owner, undecided)
+		switch {
+		case len(ts) == 0:
+		case owner.left():
+			r.promote(ts, PromotedOwnerLeft)
+		default:
+			// In the set but silent: dead and not discovered yet (a node
+			// lost), or cut off from here. It may have exported them.
+			add(r.m.orphans, len(ts))
+			add(r.m.dupPossible, len(ts))
+			r.e.set.Logger.Info("handoff: a peer does not answer for traces it owns and never decided; deciding them here",
+				zap.String("peer", owner.ep), zap.Int("traces", len(ts)), zap.Error(err))
+			r.adopt(ts)
+		}
+		return
+	}
+	add(r.m.freed, len(r.store.take(owner, kept)), r.m.freedKept)
+	decided := map[pcommon.TraceID]bool{}
+	for _, id := range resp.sampled {
+		decided[id] = true
+	}
+	for _, id := range resp.notSampled {
+		decided[id] = false
+	}
+	pending := map[pcommon.TraceID]bool{}
+	for _, id := range resp.pending {
+		pending[id] = true
+	}
+	var known, unknown []pcommon.TraceID
+	for _, id := range undecided {
+		switch _, ok := decided[id]; {
+		case ok:
+			known = append(known, id)
+		case !pending[id]:
+			unknown = append(unknown, id)
+		}
+	}
+	for _, tk := range r.store.take(owner, known) {
+		sampled := decided[tk.id]
+		r.buf.RememberDecision(tk.id, sampled)
+		opt := r.m.freedDropped
+		if sampled {
+			opt = r.m.freedKept
+		}
+		add(r.m.freed, 1, opt)
+	}
+	if orphans := r.store.take(owner, unknown); len(orphans) > 0 {
+		add(r.m.orphans, len(orphans))
+		r.e.set.Logger.Info("handoff: a peer lost traces it owns (it does not know them); handing them back to it",
+			zap.String("peer", owner.ep), zap.Int("traces", len(orphans)))
+		r.adopt(orphans)
+	}
+}
+
+// query asks peer ep about ids.
+func (r *replicator) query(ep string, ids []pcommon.TraceID) (response, error) {
+	p, err := r.e.peer(ep)
+	if err != nil {
+		return response{}, err
+	}
+	connect(r.e.sendCtx, p)
+	ctx, cancel := context.WithTimeout(r.e.sendCtx, r.e.cfg.Client.Timeout)
+	defer cancel()
+	var raw []byte
+	req := request{from: r.e.cfg.self, incarnation: r.inc, ask: ids}
+	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(&req), &raw, callRaw); err != nil {
+		return response{}, err
+	}
+	return decodeResponse(raw), nil
 }
 
 // undecided and kept split shadows by whether their owner kept them.
@@ -566,12 +681,12 @@ func (r *replicator) ownerKept(owner *life, id pcommon.TraceID) bool {
 	}
 	r.mu.Lock()
 	p, ok := r.promoted[id]
-	if ok && p.owner.ep == owner.ep {
+	if ok && p.owner == owner {
 		delete(r.promoted, id)
 		r.nPromoted.Store(int64(len(r.promoted)))
 	}
 	r.mu.Unlock()
-	if !ok || p.owner.ep != owner.ep {
+	if !ok || p.owner != owner {
 		return false
 	}
 	had := func(s pcommon.SpanID) bool { _, ok := p.spans[s]; return ok }
@@ -592,7 +707,7 @@ func (r *replicator) adopt(ts []taken) {
 	td := ptrace.NewTraces()
 	avoided := 0
 	for _, tk := range ts {
-		if r.buf.Decided(tk.id) {
+		if r.decided(tk.id) {
 			avoided += len(tk.refs)
 			continue
 		}
@@ -805,7 +920,7 @@ func (s *sender) push(batch []*item) error {
 			it.result <- nil
 		}
 	}
-	s.r.observe(s.ep, decodeResponse(resp))
+	s.r.observe(s.ep, decodeResponse(resp).incarnation)
 	return nil
 }
 
@@ -857,3 +972,6 @@ func (e *Engine) viewChanged() <-chan struct{} {
 	defer e.mu.Unlock()
 	return e.viewWake
 }
+
+// decided reports whether a decision for id is known here.
+func (r *replicator) decided(id pcommon.TraceID) bool { return r.buf.TraceState(id).decided() }

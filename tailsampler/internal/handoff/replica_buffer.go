@@ -20,9 +20,8 @@ type ReplicaBuffer interface {
 	// caches only: nothing pending changes and it is not reported by
 	// RecentDecisions.
 	RememberDecision(id pcommon.TraceID, sampled bool)
-	// Decided reports whether a decision for id is known here (made here
-	// or remembered).
-	Decided(id pcommon.TraceID) bool
+	// TraceState says what this gateway knows of trace id.
+	TraceState(id pcommon.TraceID) TraceState
 	// ExportKept forwards td as kept, without evaluating it, and
 	// remembers its traces as kept. The Buffer owns td.
 	ExportKept(ctx context.Context, td ptrace.Traces) error
@@ -37,3 +36,21 @@ type ReplicaBuffer interface {
 	// out: at-least-once delivery brings some spans twice.
 	ImportTraceDedup(ctx context.Context, td ptrace.Traces, firstSeen time.Time) (int, error)
 }
+
+// TraceState is what a gateway knows of a trace.
+type TraceState uint8
+
+// Trace states.
+const (
+	// TraceUnknown: neither buffered nor in a decision cache.
+	TraceUnknown TraceState = iota
+	// TracePending: buffered, undecided.
+	TracePending
+	// TraceKept: decided (here, or remembered from its owner) and kept.
+	TraceKept
+	// TraceDropped: decided and dropped.
+	TraceDropped
+)
+
+// decided reports whether s is a decision.
+func (s TraceState) decided() bool { return s == TraceKept || s == TraceDropped }

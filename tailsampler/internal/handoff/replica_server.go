@@ -54,9 +54,20 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 		r.logFail.Warn("handoff: malformed replica request", zap.Error(err))
 		return nil, status.Error(codes.InvalidArgument, "handoff: malformed replica request")
 	}
-	resp := encodeResponse(r.inc)
+	resp := response{incarnation: r.inc}
+	for _, id := range req.ask {
+		switch r.buf.TraceState(id) {
+		case TracePending:
+			resp.pending = append(resp.pending, id)
+		case TraceKept:
+			resp.sampled = append(resp.sampled, id)
+		case TraceDropped:
+			resp.notSampled = append(resp.notSampled, id)
+		}
+	}
+	out := encodeResponse(&resp)
 	if req.from == r.e.cfg.self {
-		return &resp, nil
+		return &out, nil
 	}
 	owner := r.observe(req.from, req.incarnation)
 	now := time.Now().UnixNano()
@@ -71,7 +82,7 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 			continue
 		}
 		m := &encoded{buf: g.traces, hdr: slices.Clone(l.hdr), rss: slices.Clone(l.rss), sss: slices.Clone(l.sss)}
-		_, n := r.store.add(owner, m, l.spans, g.firstSeen, now, r.t, r.buf.Decided)
+		_, n := r.store.add(owner, m, l.spans, g.firstSeen, now, r.t, r.decided)
 		add(r.m.spansReceived, n)
 	}
 	r.layouts.Put(l)
@@ -100,5 +111,5 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 		gone := r.store.remove(func(s *shadow) bool { return s.owner == owner })
 		add(r.m.freed, len(gone), r.m.freedBye)
 	}
-	return &resp, nil
+	return &out, nil
 }

@@ -23,14 +23,16 @@ type life struct {
 	graceful atomic.Bool
 	// ended: a later incarnation of ep has been seen.
 	ended atomic.Bool
+	// dead: it left the set and does not answer.
+	dead atomic.Bool
 }
 
-// gone reports whether the owner will never decide its shadows: it left
-// the set or restarted.
-func (l *life) gone() bool { return l.ended.Load() || l.leftAt.Load() != 0 }
+// over reports whether this life will never decide its shadows: a later
+// one started, or it left the set and does not answer.
+func (l *life) over() bool { return l.ended.Load() || l.dead.Load() }
 
-// crashed reports whether it is gone without saying bye.
-func (l *life) crashed() bool { return l.gone() && !l.graceful.Load() }
+// left reports whether it is out of the set.
+func (l *life) left() bool { return l.leftAt.Load() != 0 }
 
 // shadow is one trace held for its owner.
 type shadow struct {
@@ -78,12 +80,11 @@ func (s *shadowStore) shard(id pcommon.TraceID) *shadowShard {
 
 // timing is when shadows fall due, in nanoseconds.
 type timing struct {
-	// promoteAfter: after first-seen, when a shadow whose owner is gone
-	// is promoted (decision_wait plus a margin for the owner's decision
-	// to arrive if it was still deciding).
-	promoteAfter int64
+	// decide: after first-seen, when the owner decides (decision_wait); a
+	// shadow whose owner left the set is looked at then.
+	decide int64
 	// orphanAfter: after first-seen, when a shadow whose owner is still
-	// there but never decided is handed back to it (decision_wait plus
+	// there but never decided is asked about (decision_wait plus
 	// replica_grace).
 	orphanAfter int64
 	// keep: how long a kept shadow outlives its owner's decision
@@ -128,14 +129,14 @@ func (s *shadowStore) add(owner *life, m *encoded, spans []spanLoc, firstSeen, n
 				skip, last = true, 0
 				continue
 			}
-			idx = sh.alloc(sp.id, owner, firstSeen, firstSeen+t.promoteAfter)
+			idx = sh.alloc(sp.id, owner, firstSeen, firstSeen+t.decide)
 			traces++
 		} else {
 			e := &sh.entries[idx]
 			e.owner = owner // the latest sender owns it (ownership moves with handoffs)
 			if firstSeen < e.firstSeen && e.keptAt == 0 {
 				e.firstSeen = firstSeen
-				sh.schedule(idx, firstSeen+t.promoteAfter)
+				sh.schedule(idx, firstSeen+t.decide)
 			}
 		}
 		last = idx
@@ -224,20 +225,32 @@ func (s *shadowStore) decide(ids []pcommon.TraceID, keep bool, graceful bool, no
 
 // outcome of the sweep.
 type sweepOut struct {
-	promote []taken // owner gone: becomes a trace of this gateway (or of the new owner)
-	orphans []taken // owner still there, no decision: handed back to it
-	export  []taken // kept, and the owner crashed within the grace: exported here
-	dropped int     // shadows no longer ours (this gateway is not their successor any more)
-	freed   int     // kept shadows whose grace ended with their owner alive
+	promote []taken // undecided, owner over: a trace of this gateway (or of the new owner) now
+	export  []taken // kept, owner over: exported here (its batch may have died with it)
+	// ask: shadows whose owner must say what became of them (they stay in
+	// the store meanwhile): undecided past decision_wait with the owner
+	// out of the set, or past decision_wait plus the grace with the owner
+	// in it; kept past the grace (freed if the owner is alive: it exports
+	// them).
+	ask     map[*life][]asked
+	dropped int // shadows no longer ours (this gateway is not their successor any more)
+	freed   int // kept shadows of an owner that left gracefully
 }
 
-// sweep takes out every shadow that is due at now. mine reports whether
-// this gateway is still the trace's successor (or owner) in its current
-// view: an orphan it is not the successor of is dropped, its owner having
-// replicated it elsewhere since.
+// asked is one shadow its owner is asked about.
+type asked struct {
+	id   pcommon.TraceID
+	kept bool
+}
+
+// sweep takes out (or reschedules) every shadow that is due at now. mine
+// reports whether this gateway is still the trace's successor (or owner)
+// in its current view: an orphan it is not the successor of is dropped,
+// its owner having replicated it elsewhere since.
 func (s *shadowStore) sweep(now int64, t timing, mine func(pcommon.TraceID) bool) sweepOut {
-	var out sweepOut
+	out := sweepOut{ask: map[*life][]asked{}}
 	n, spans := 0, 0
+	retry := max(t.keep, t.orphanAfter-t.decide)
 	for _, sh := range s.shards {
 		sh.mu.Lock()
 		for sh.queue.Len() > 0 && sh.queue[0].at <= now {
@@ -247,27 +260,27 @@ func (s *shadowStore) sweep(now int64, t timing, mine func(pcommon.TraceID) bool
 				continue // released or rescheduled since
 			}
 			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
+			kept, owner := e.keptAt != 0, e.owner
 			switch {
-			case e.keptAt != 0:
-				crashed := e.owner.crashed()
+			case owner.graceful.Load() && kept:
 				tk.refs = sh.release(it.idx)
-				if crashed {
-					out.export = append(out.export, tk)
-				} else {
-					out.freed++
-				}
-			case e.owner.gone():
+				out.freed++
+			case owner.over() && kept:
+				tk.refs = sh.release(it.idx)
+				out.export = append(out.export, tk)
+			case owner.over():
 				tk.refs = sh.release(it.idx)
 				out.promote = append(out.promote, tk)
-			case now < e.firstSeen+t.orphanAfter:
+			case !kept && !owner.left() && now < e.firstSeen+t.orphanAfter:
 				sh.schedule(it.idx, e.firstSeen+t.orphanAfter)
 				continue
-			case !mine(e.id):
+			case !kept && !owner.left() && !mine(e.id):
 				tk.refs = sh.release(it.idx)
 				out.dropped++
 			default:
-				tk.refs = sh.release(it.idx)
-				out.orphans = append(out.orphans, tk)
+				sh.schedule(it.idx, now+retry)
+				out.ask[owner] = append(out.ask[owner], asked{id: e.id, kept: kept})
+				continue
 			}
 			n++
 			spans += len(tk.refs)
@@ -275,6 +288,26 @@ func (s *shadowStore) sweep(now int64, t timing, mine func(pcommon.TraceID) bool
 		sh.mu.Unlock()
 	}
 	s.took(n, spans)
+	return out
+}
+
+// take removes the shadows of ids that owner holds here.
+func (s *shadowStore) take(owner *life, ids []pcommon.TraceID) []taken {
+	var out []taken
+	spans := 0
+	for _, id := range ids {
+		sh := s.shard(id)
+		sh.mu.Lock()
+		if idx, ok := sh.index[id]; ok && sh.entries[idx].owner == owner {
+			e := &sh.entries[idx]
+			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
+			tk.refs = sh.release(idx)
+			spans += len(tk.refs)
+			out = append(out, tk)
+		}
+		sh.mu.Unlock()
+	}
+	s.took(len(out), spans)
 	return out
 }
 

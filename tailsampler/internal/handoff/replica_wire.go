@@ -73,10 +73,17 @@ func (m *wireMsg) size() int {
 //	4 sampled      bytes    16-byte trace IDs the owner decided to keep
 //	5 not_sampled  bytes    16-byte trace IDs the owner decided to drop
 //	7 bye          bool     the sender leaves gracefully: what it kept is exported
+//	8 ask          bytes    16-byte trace IDs whose state the sender wants (successor → owner)
 //
 // Group: 1 first_seen_unix_nano int64 (0: the receiver's now), 2 traces
-// bytes (OTLP TracesData). The response has field 1, the receiver's
-// incarnation.
+// bytes (OTLP TracesData). The response:
+//
+//	1 incarnation  fixed64  the receiver's
+//	2 pending      bytes    asked trace IDs still undecided there
+//	3 sampled      bytes    asked trace IDs decided kept
+//	4 not_sampled  bytes    asked trace IDs decided dropped
+//
+// An asked ID in none of them is unknown to the receiver.
 const (
 	fFrom        = 1
 	fIncarnation = 2
@@ -84,6 +91,12 @@ const (
 	fSampled     = 4
 	fNotSampled  = 5
 	fBye         = 7
+	fAsk         = 8
+
+	fRespIncarnation = 1
+	fRespPending     = 2
+	fRespSampled     = 3
+	fRespNotSampled  = 4
 
 	fGroupFirstSeen = 1
 	fGroupTraces    = 2
@@ -104,6 +117,13 @@ type request struct {
 	sampled     []pcommon.TraceID
 	notSampled  []pcommon.TraceID
 	bye         bool
+	ask         []pcommon.TraceID
+}
+
+// response is a decoded replica response.
+type response struct {
+	incarnation                  uint64
+	pending, sampled, notSampled []pcommon.TraceID
 }
 
 var errMalformed = errors.New("malformed replica message")
@@ -120,6 +140,7 @@ func encodeRequest(r *request) *wireMsg {
 	}
 	hdr = appendIDs(hdr, fSampled, r.sampled)
 	hdr = appendIDs(hdr, fNotSampled, r.notSampled)
+	hdr = appendIDs(hdr, fAsk, r.ask)
 	m := &wireMsg{pieces: [][]byte{hdr}}
 	for _, g := range r.shadow {
 		{
@@ -178,19 +199,20 @@ func decodeRequest(b []byte) (request, error) {
 				return r, errMalformed
 			}
 			r.bye, b = v != 0, b[n:]
-		case (num == fSampled || num == fNotSampled) && typ == protowire.BytesType:
+		case (num == fSampled || num == fNotSampled || num == fAsk) && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || len(v)%16 != 0 {
 				return r, errMalformed
 			}
 			b = b[n:]
 			ids := &r.sampled
-			if num == fNotSampled {
+			switch num {
+			case fNotSampled:
 				ids = &r.notSampled
+			case fAsk:
+				ids = &r.ask
 			}
-			for ; len(v) >= 16; v = v[16:] {
-				*ids = append(*ids, pcommon.TraceID(v[:16]))
-			}
+			*ids = appendIDBytes(*ids, v)
 		case num == fShadow && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
@@ -245,32 +267,60 @@ func decodeGroup(b []byte) (wireGroup, error) {
 	return g, nil
 }
 
-func encodeResponse(incarnation uint64) []byte {
-	b := protowire.AppendTag(nil, 1, protowire.Fixed64Type)
-	return protowire.AppendFixed64(b, incarnation)
+func appendIDBytes(ids []pcommon.TraceID, v []byte) []pcommon.TraceID {
+	for ; len(v) >= 16; v = v[16:] {
+		ids = append(ids, pcommon.TraceID(v[:16]))
+	}
+	return ids
 }
 
-func decodeResponse(b []byte) uint64 {
+func encodeResponse(r *response) []byte {
+	b := protowire.AppendTag(nil, fRespIncarnation, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, r.incarnation)
+	b = appendIDs(b, fRespPending, r.pending)
+	b = appendIDs(b, fRespSampled, r.sampled)
+	return appendIDs(b, fRespNotSampled, r.notSampled)
+}
+
+// decodeResponse parses b; what it cannot parse is left out.
+func decodeResponse(b []byte) response {
+	var r response
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return 0
+			return r
 		}
 		b = b[n:]
-		if num == 1 && typ == protowire.Fixed64Type {
+		switch {
+		case num == fRespIncarnation && typ == protowire.Fixed64Type:
 			v, n := protowire.ConsumeFixed64(b)
 			if n < 0 {
-				return 0
+				return r
 			}
-			return v
+			r.incarnation, b = v, b[n:]
+		case num >= fRespPending && num <= fRespNotSampled && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v)%16 != 0 {
+				return r
+			}
+			b = b[n:]
+			ids := &r.pending
+			switch num {
+			case fRespSampled:
+				ids = &r.sampled
+			case fRespNotSampled:
+				ids = &r.notSampled
+			}
+			*ids = appendIDBytes(*ids, v)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return r
+			}
+			b = b[n:]
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return 0
-		}
-		b = b[n:]
 	}
-	return 0
+	return r
 }
 
 // OTLP field numbers used by the scanner (opentelemetry.proto.trace.v1).
