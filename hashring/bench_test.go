@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/tailgate-otel/tailgate/internal/cputime"
 )
 
 // Run: go test -run '^$' -bench . -benchmem ./hashring/
@@ -58,11 +60,11 @@ func BenchmarkNew(b *testing.B) {
 			b.Run(fmt.Sprintf("n=%d%s", n, im.suffix), func(b *testing.B) {
 				eps := podIPs(1000+uint64(n), n)
 				b.ReportAllocs()
-				cpu0, ok := processCPU()
+				cpu0, ok := cputime.Process()
 				for b.Loop() {
 					im.build(eps)
 				}
-				if cpu1, ok1 := processCPU(); ok && ok1 {
+				if cpu1, ok1 := cputime.Process(); ok && ok1 {
 					b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 				}
 			})

@@ -152,7 +152,7 @@ func (rp *Replication) Wait(ctx context.Context) {
 
 // prepared is span data split by successor, ready to send.
 type prepared struct {
-	parts map[int][][]byte // ring index → OTLP chunks
+	parts map[int][]chunk // ring index → OTLP chunks
 	spans map[int]int
 	v     *view
 }
@@ -161,43 +161,55 @@ type prepared struct {
 // successor. td is only read. It returns nil when there is nothing to
 // replicate.
 func (r *replicator) prepare(td ptrace.Traces, v *view) *prepared {
-	if v.ownAll || v.ring.Len() < 2 || td.SpanCount() == 0 {
+	n := td.SpanCount()
+	if v.ownAll || v.ring.Len() < 2 || n == 0 {
 		return nil
+	}
+	// Trace IDs and successors from pdata, in the order it encodes spans.
+	ids := make([]byte, 0, 16*n)
+	targets := make([]int, 0, n)
+	first, mixed := -2, false
+	var lastID pcommon.TraceID
+	last := -1
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				id := spans.At(k).TraceID()
+				if len(targets) == 0 || id != lastID {
+					lastID, last = id, v.replicaTarget(id)
+				}
+				ids = append(ids, id[:]...)
+				targets = append(targets, last)
+				if first == -2 {
+					first = last
+				} else if last != first {
+					mixed = true
+				}
+			}
+		}
+	}
+	if !mixed && first < 0 {
+		return nil // nothing owned here
 	}
 	var mar ptrace.ProtoMarshaler
 	b, err := mar.MarshalTraces(td)
 	if err != nil {
 		return nil
 	}
+	p := &prepared{parts: map[int][]chunk{}, spans: map[int]int{}, v: v}
+	limit := r.e.opts.maxRequestBytes
+	if !mixed && len(b) <= limit {
+		p.parts[first] = []chunk{{traces: b, ids: ids}}
+		p.spans[first] = n
+		return p
+	}
 	l := r.layouts.Get().(*layout)
 	defer r.layouts.Put(l)
-	if _, err := l.scan(b); err != nil {
+	if _, err := l.scan(b, ids); err != nil || len(l.spans) != n {
 		return nil
-	}
-	targets := make([]int, len(l.spans))
-	first, mixed := -2, false
-	var lastID pcommon.TraceID
-	last := -1
-	for i := range l.spans {
-		id := l.spans[i].id
-		t := last
-		if i == 0 || id != lastID {
-			t = v.replicaTarget(id)
-			lastID, last = id, t
-		}
-		targets[i] = t
-		if first == -2 {
-			first = t
-		} else if t != first {
-			mixed = true
-		}
-	}
-	p := &prepared{parts: map[int][][]byte{}, spans: map[int]int{}, v: v}
-	limit := r.e.opts.maxRequestBytes
-	if !mixed && first >= 0 && len(b) <= limit {
-		p.parts[first] = [][]byte{b}
-		p.spans[first] = len(l.spans)
-		return p
 	}
 	src := &encoded{buf: b, hdr: l.hdr, rss: l.rss, sss: l.sss}
 	writers := map[int]*writer{}
@@ -211,7 +223,7 @@ func (r *replicator) prepare(td ptrace.Traces, v *view) *prepared {
 			w = &writer{limit: limit}
 			writers[t] = w
 		}
-		w.add(spanRef{m: src, ss: l.spans[i].ss, loc: l.spans[i].loc})
+		w.addID(spanRef{m: src, ss: l.spans[i].ss, loc: l.spans[i].loc}, l.spans[i].id)
 		p.spans[t]++
 	}
 	for t, w := range writers {
@@ -244,8 +256,8 @@ func (r *replicator) send(p *prepared, firstSeen int64, wait bool) *Replication 
 		}
 		it := &item{spans: p.spans[t], until: until}
 		for _, c := range chunks {
-			it.shadow = append(it.shadow, wireGroup{firstSeen: firstSeen, traces: c})
-			it.size += len(c)
+			it.shadow = append(it.shadow, wireGroup{firstSeen: firstSeen, traces: c.traces, ids: c.ids})
+			it.size += len(c.traces) + len(c.ids)
 		}
 		if wait {
 			it.result = make(chan error, 1)
@@ -272,13 +284,20 @@ func (r *replicator) sender(ep string) *sender {
 	s, ok := r.senders[ep]
 	if !ok {
 		s = newSender(r, ep)
-		if !r.e.spawn(s.run) {
-			return nil
+		for range inFlight {
+			if !r.e.spawn(s.run) {
+				s.stop()
+				return nil
+			}
 		}
 		r.senders[ep] = s
 	}
 	return s
 }
+
+// inFlight is how many requests to one peer may be in flight at once:
+// while one waits for its answer, the next round of queued items goes.
+const inFlight = 4
 
 // observe records that ep runs incarnation inc and returns that life. A
 // new incarnation of a known endpoint means it restarted: its previous
@@ -759,7 +778,7 @@ type item struct {
 
 // sender sends the items queued for one peer, merging what waits into
 // one request (group commit: concurrent ConsumeTraces calls share a round
-// trip).
+// trip), with up to inFlight requests at once (one run loop each).
 type sender struct {
 	r    *replicator
 	ep   string
@@ -786,10 +805,10 @@ func (s *sender) enqueue(it *item) {
 
 func (s *sender) stop() { s.once.Do(func() { close(s.quit) }) }
 
-// take removes the items of one request from the queue.
+// take removes the items of one request from the queue; if more remain,
+// another of the peer's senders is woken for them.
 func (s *sender) take() []*item {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	size, n := 0, 0
 	for n < len(s.q) && (n == 0 || size+s.q[n].size <= s.r.e.opts.maxRequestBytes) {
 		size += s.q[n].size
@@ -797,6 +816,14 @@ func (s *sender) take() []*item {
 	}
 	batch := slices.Clone(s.q[:n])
 	s.q = slices.Delete(s.q, 0, n)
+	more := len(s.q) > 0
+	s.mu.Unlock()
+	if more {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 	return batch
 }
 

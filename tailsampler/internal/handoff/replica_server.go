@@ -73,7 +73,7 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 	now := time.Now().UnixNano()
 	l := r.layouts.Get().(*layout)
 	for _, g := range req.shadow {
-		bad, err := l.scan(g.traces)
+		bad, err := l.scan(g.traces, g.ids)
 		if bad > 0 || err != nil {
 			r.logFail.Warn("handoff: replica spans without a valid trace ID or malformed; they are not held",
 				zap.String("peer", req.from), zap.Int("spans", bad), zap.Error(err))
@@ -82,7 +82,7 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 			continue
 		}
 		m := &encoded{buf: g.traces, hdr: slices.Clone(l.hdr), rss: slices.Clone(l.rss), sss: slices.Clone(l.sss)}
-		_, n := r.store.add(owner, m, l.spans, g.firstSeen, now, r.t, r.decided)
+		_, n := r.store.add(owner, m, l.spans, g.firstSeen, now, r.t)
 		add(r.m.spansReceived, n)
 	}
 	r.layouts.Put(l)

@@ -1,7 +1,6 @@
 package handoff
 
 import (
-	"container/heap"
 	"sync"
 	"sync/atomic"
 
@@ -93,63 +92,90 @@ type timing struct {
 	keep int64
 }
 
-// add holds the spans of layout l (whose bytes m keeps) for owner. Traces
-// first seen here get firstSeen (0: now). Spans of a trace decided here
-// (known returns true) are not held: a late replica of a decided trace.
-// It returns how many traces and spans it took.
-func (s *shadowStore) add(owner *life, m *encoded, spans []spanLoc, firstSeen, now int64, t timing, known func(pcommon.TraceID) bool) (traces, taken int) {
+// add holds the spans of a message (their bytes are m's) for owner.
+// Traces first seen here get firstSeen (0: now). It returns how many
+// traces and spans it took. A replica that arrives after its trace was
+// decided (a late span) makes a shadow no decision frees: it is asked
+// about after decision_wait plus the grace, and freed then.
+func (s *shadowStore) add(owner *life, m *encoded, spans []spanLoc, firstSeen, now int64, t timing) (traces, taken int) {
 	if firstSeen <= 0 || firstSeen > now {
 		firstSeen = now
 	}
-	var (
-		sh     *shadowShard
-		lastID pcommon.TraceID
-		last   int32 = -1
-		skip   bool
-	)
+	// The message's traces, each with its spans counted, so that each
+	// takes its shard's lock once and a trace new here gets its
+	// references carved, exactly sized, from one slab for the message.
+	sc := scratchPool.Get().(*addScratch)
+	defer sc.release()
 	for i := range spans {
-		sp := &spans[i]
-		if last >= 0 && sp.id == lastID {
-			if !skip {
-				e := &sh.entries[last]
-				e.refs = append(e.refs, spanRef{m: m, ss: sp.ss, loc: sp.loc})
-				taken++
-			}
-			continue
-		}
-		if sh != nil {
-			sh.mu.Unlock()
-		}
-		sh = s.shard(sp.id)
-		sh.mu.Lock()
-		lastID, skip = sp.id, false
-		idx, ok := sh.index[sp.id]
+		k, ok := sc.index[spans[i].id]
 		if !ok {
-			if known(sp.id) {
-				skip, last = true, 0
-				continue
-			}
-			idx = sh.alloc(sp.id, owner, firstSeen, firstSeen+t.decide)
+			k = int32(len(sc.traces))
+			sc.index[spans[i].id] = k
+			sc.traces = append(sc.traces, msgTrace{id: spans[i].id})
+		}
+		sc.traces[k].n++
+		sc.of = append(sc.of, k)
+	}
+	slab := make([]spanRef, len(spans))
+	off := 0
+	for k := range sc.traces {
+		mt := &sc.traces[k]
+		mt.refs = slab[off : off : off+int(mt.n)]
+		off += int(mt.n)
+	}
+	for i := range spans {
+		mt := &sc.traces[sc.of[i]]
+		mt.refs = append(mt.refs, spanRef{m: m, ss: spans[i].ss, loc: spans[i].loc})
+	}
+	for k := range sc.traces {
+		mt := &sc.traces[k]
+		sh := s.shard(mt.id)
+		sh.mu.Lock()
+		idx, ok := sh.index[mt.id]
+		if !ok {
+			idx = sh.alloc(mt.id, owner, firstSeen, firstSeen+t.decide)
+			sh.entries[idx].refs = mt.refs
 			traces++
 		} else {
 			e := &sh.entries[idx]
 			e.owner = owner // the latest sender owns it (ownership moves with handoffs)
+			e.refs = append(e.refs, mt.refs...)
 			if firstSeen < e.firstSeen && e.keptAt == 0 {
 				e.firstSeen = firstSeen
 				sh.schedule(idx, firstSeen+t.decide)
 			}
 		}
-		last = idx
-		e := &sh.entries[idx]
-		e.refs = append(e.refs, spanRef{m: m, ss: sp.ss, loc: sp.loc})
-		taken++
-	}
-	if sh != nil {
 		sh.mu.Unlock()
+		taken += len(mt.refs)
 	}
 	s.traces.Add(int64(traces))
 	s.spans.Add(int64(taken))
 	return traces, taken
+}
+
+// msgTrace is one trace's spans in a message.
+type msgTrace struct {
+	id   pcommon.TraceID
+	n    int32
+	refs []spanRef
+}
+
+// addScratch is add's working memory, pooled.
+type addScratch struct {
+	index  map[pcommon.TraceID]int32
+	traces []msgTrace
+	of     []int32 // span → its trace in traces
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &addScratch{index: map[pcommon.TraceID]int32{}}
+}}
+
+func (sc *addScratch) release() {
+	clear(sc.index)
+	clear(sc.traces) // drop references to the message
+	sc.traces, sc.of = sc.traces[:0], sc.of[:0]
+	scratchPool.Put(sc)
 }
 
 func (sh *shadowShard) alloc(id pcommon.TraceID, owner *life, firstSeen, due int64) int32 {
@@ -171,7 +197,7 @@ func (sh *shadowShard) alloc(id pcommon.TraceID, owner *life, firstSeen, due int
 func (sh *shadowShard) schedule(idx int32, at int64) {
 	e := &sh.entries[idx]
 	e.due = at
-	heap.Push(&sh.queue, dueItem{at: at, idx: idx, gen: e.gen})
+	sh.queue.push(dueItem{at: at, idx: idx, gen: e.gen})
 }
 
 // release forgets an entry; its refs are returned for the caller to use.
@@ -179,7 +205,7 @@ func (sh *shadowShard) release(idx int32) []spanRef {
 	e := &sh.entries[idx]
 	refs := e.refs
 	delete(sh.index, e.id)
-	*e = shadow{gen: e.gen + 1}
+	*e = shadow{gen: e.gen + 1} // refs go with the caller: not reused
 	sh.free = append(sh.free, idx)
 	return refs
 }
@@ -253,8 +279,8 @@ func (s *shadowStore) sweep(now int64, t timing, mine func(pcommon.TraceID) bool
 	retry := max(t.keep, t.orphanAfter-t.decide)
 	for _, sh := range s.shards {
 		sh.mu.Lock()
-		for sh.queue.Len() > 0 && sh.queue[0].at <= now {
-			it := heap.Pop(&sh.queue).(dueItem)
+		for len(sh.queue) > 0 && sh.queue[0].at <= now {
+			it := sh.queue.pop()
 			e := &sh.entries[it.idx]
 			if !e.used || e.gen != it.gen || e.due != it.at {
 				continue // released or rescheduled since
@@ -358,16 +384,43 @@ type dueItem struct {
 	gen uint32
 }
 
-// dueQueue is a min-heap of dueItems by time.
+// dueQueue is a min-heap of dueItems by time (typed: container/heap
+// would box every item).
 type dueQueue []dueItem
 
-func (q dueQueue) Len() int           { return len(q) }
-func (q dueQueue) Less(i, j int) bool { return q[i].at < q[j].at }
-func (q dueQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *dueQueue) Push(x any)        { *q = append(*q, x.(dueItem)) }
-func (q *dueQueue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return it
+func (q *dueQueue) push(it dueItem) {
+	*q = append(*q, it)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].at <= h[i].at {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (q *dueQueue) pop() dueItem {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && h[l].at < h[m].at {
+			m = l
+		}
+		if r < n && h[r].at < h[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[m], h[i] = h[i], h[m]
+		i = m
+	}
+	*q = h
+	return top
 }

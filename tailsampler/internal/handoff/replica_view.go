@@ -42,8 +42,15 @@ func (v *view) successorOf(id pcommon.TraceID) int {
 // replicaTarget is where this gateway replicates spans of id: its
 // successor when this gateway owns id, else -1.
 func (v *view) replicaTarget(id pcommon.TraceID) int {
-	if v.ownAll {
+	if v.ownAll || v.ring == nil {
 		return -1
+	}
+	if v.ring.Len() == 2 {
+		// The other one: a table read instead of ranking both.
+		if v.ring.Index(id[:]) != v.self {
+			return -1
+		}
+		return 1 - v.self
 	}
 	first, second := v.choices(id)
 	if first != v.self || first < 0 {

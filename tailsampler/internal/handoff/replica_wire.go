@@ -76,7 +76,9 @@ func (m *wireMsg) size() int {
 //	8 ask          bytes    16-byte trace IDs whose state the sender wants (successor → owner)
 //
 // Group: 1 first_seen_unix_nano int64 (0: the receiver's now), 2 traces
-// bytes (OTLP TracesData). The response:
+// bytes (OTLP TracesData), 3 trace_ids bytes (the 16-byte trace ID of
+// every span, in order: pdata writes a span's trace ID last, so reading
+// it from the span would parse every attribute). The response:
 //
 //	1 incarnation  fixed64  the receiver's
 //	2 pending      bytes    asked trace IDs still undecided there
@@ -100,12 +102,14 @@ const (
 
 	fGroupFirstSeen = 1
 	fGroupTraces    = 2
+	fGroupTraceIDs  = 3
 )
 
 // wireGroup is span data with the first-seen time of its traces (0: now).
 type wireGroup struct {
 	firstSeen int64
 	traces    []byte // OTLP TracesData
+	ids       []byte // trace ID of every span, 16 bytes each, in order (may be absent)
 }
 
 // request is a decoded replica request. Its byte slices alias the
@@ -128,6 +132,10 @@ type response struct {
 
 var errMalformed = errors.New("malformed replica message")
 
+// errIDsShort: a group's trace IDs are fewer than its spans; the spans are
+// read instead.
+var errIDsShort = errors.New("replica trace IDs do not match the spans")
+
 // encodeRequest encodes r; wireGroup payloads are referenced, not copied.
 func encodeRequest(r *request) *wireMsg {
 	hdr := protowire.AppendTag(nil, fFrom, protowire.BytesType)
@@ -148,6 +156,10 @@ func encodeRequest(r *request) *wireMsg {
 			if g.firstSeen != 0 {
 				inner = protowire.AppendTag(inner, fGroupFirstSeen, protowire.VarintType)
 				inner = protowire.AppendVarint(inner, uint64(g.firstSeen))
+			}
+			if len(g.ids) > 0 {
+				inner = protowire.AppendTag(inner, fGroupTraceIDs, protowire.BytesType)
+				inner = protowire.AppendBytes(inner, g.ids)
 			}
 			inner = protowire.AppendTag(inner, fGroupTraces, protowire.BytesType)
 			inner = protowire.AppendVarint(inner, uint64(len(g.traces)))
@@ -256,6 +268,12 @@ func decodeGroup(b []byte) (wireGroup, error) {
 				return g, errMalformed
 			}
 			g.traces, b = v, b[n:]
+		case num == fGroupTraceIDs && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v)%16 != 0 {
+				return g, errMalformed
+			}
+			g.ids, b = v, b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
@@ -341,6 +359,7 @@ type layout struct {
 	rss   []span32 // header range in hdr, per ResourceSpans
 	sss   []scope32
 	spans []spanLoc
+	ids   []byte // trace IDs still to assign (scan's ids), nil: read them from the spans
 }
 
 type span32 struct{ off, end uint32 }
@@ -360,9 +379,35 @@ func (l *layout) reset() {
 	l.hdr, l.rss, l.sss, l.spans = l.hdr[:0], l.rss[:0], l.sss[:0], l.spans[:0]
 }
 
-// scan indexes b (OTLP TracesData). Spans whose trace ID is not 16 bytes
-// are counted in bad and left out. b must stay unchanged while l is used.
-func (l *layout) scan(b []byte) (bad int, err error) {
+// nextID takes the next trace ID of scan's ids; false when none is left.
+func (l *layout) nextID() (pcommon.TraceID, bool) {
+	if len(l.ids) < 16 {
+		return pcommon.TraceID{}, false
+	}
+	id := pcommon.TraceID(l.ids[:16])
+	l.ids = l.ids[16:]
+	return id, true
+}
+
+// scan indexes b (OTLP TracesData). ids, when not empty, holds every
+// span's trace ID in order (16 bytes each), so span bodies are not parsed;
+// if it does not match the spans, they are. Spans whose trace ID is not
+// 16 bytes are counted in bad and left out. b must stay unchanged while l
+// is used.
+func (l *layout) scan(b, ids []byte) (bad int, err error) {
+	if len(ids) > 0 {
+		l.ids = ids
+		bad, err = l.scanAll(b)
+		if err == nil && len(l.ids) == 0 {
+			return bad, nil
+		}
+		// The IDs do not describe b: read the spans.
+	}
+	l.ids = nil
+	return l.scanAll(b)
+}
+
+func (l *layout) scanAll(b []byte) (bad int, err error) {
 	l.reset()
 	if len(b) > 1<<31 {
 		return 0, errMalformed
@@ -454,6 +499,13 @@ func (l *layout) scanScope(b []byte, rs int32, pos, end int) (bad int, err error
 			}
 			body := v
 			pos += n
+			if l.ids != nil {
+				if id, ok := l.nextID(); ok {
+					l.spans = append(l.spans, spanLoc{id: id, ss: ss, loc: span32{uint32(fieldStart), uint32(pos)}})
+					continue
+				}
+				return bad, errIDsShort
+			}
 			id, ok := fieldBytes(body, otlpTraceID)
 			if !ok || len(id) != 16 {
 				bad++
@@ -474,8 +526,8 @@ func (l *layout) scanScope(b []byte, rs int32, pos, end int) (bad int, err error
 }
 
 // fieldBytes returns the first length-delimited field num of message b.
-// pdata writes trace_id and span_id first, so this usually reads one or
-// two fields.
+// pdata writes a span's fields last to first: finding trace_id or span_id
+// reads the whole span.
 func fieldBytes(b []byte, want protowire.Number) ([]byte, bool) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -541,8 +593,9 @@ func (r spanRef) field() []byte { return r.m.buf[r.loc.off:r.loc.end] }
 // a chunk repeats the headers of the spans it continues).
 type writer struct {
 	limit  int
-	chunks [][]byte
+	chunks []chunk
 	out    []byte
+	ids    []byte // the trace IDs of out's spans, when given to addID
 	curRS  struct {
 		m  *encoded
 		rs int32
@@ -597,14 +650,26 @@ func (w *writer) closeResource() {
 	}
 }
 
+// chunk is OTLP TracesData and the trace IDs of its spans.
+type chunk struct{ traces, ids []byte }
+
+// addID is add for a span whose trace ID travels with the chunk.
+func (w *writer) addID(r spanRef, id pcommon.TraceID) {
+	if w.limit > 0 && len(w.out) >= w.limit {
+		w.cut()
+	}
+	w.add(r)
+	w.ids = append(w.ids, id[:]...)
+}
+
 // cut closes the current chunk.
 func (w *writer) cut() {
 	w.closeScope()
 	w.closeResource()
 	if len(w.out) > 0 {
-		w.chunks = append(w.chunks, w.out)
+		w.chunks = append(w.chunks, chunk{traces: w.out, ids: w.ids})
 	}
-	w.out = nil
+	w.out, w.ids = nil, nil
 }
 
 // finish closes the open messages and returns the bytes written.
@@ -617,7 +682,7 @@ func (w *writer) finish() []byte {
 }
 
 // finishChunks is finish for a writer with a limit.
-func (w *writer) finishChunks() [][]byte {
+func (w *writer) finishChunks() []chunk {
 	w.cut()
 	out := w.chunks
 	*w = writer{}

@@ -1,14 +1,14 @@
 //go:build linux || darwin || freebsd
 
-package hashring
+package cputime
 
 import "syscall"
 
-// processCPU is the CPU time the process has used (user + system, every
+// Process is the CPU time the process has used (user + system, every
 // thread, so garbage collection counts), in nanoseconds; ok is false where
 // it is not available. Benchmarks report it next to wall time because the
 // build machines are shared: CPU time barely moves with the load.
-func processCPU() (ns int64, ok bool) {
+func Process() (ns int64, ok bool) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0, false
