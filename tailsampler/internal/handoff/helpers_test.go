@@ -374,8 +374,9 @@ type nodeOpt struct {
 	noStart  bool
 	// replicate turns replication on; the node listens on an address
 	// reserved for its endpoint (see cluster.reserve).
-	replicate bool
-	grace     time.Duration
+	replicate    bool
+	grace        time.Duration
+	decisionWait time.Duration
 }
 
 // add builds and starts an engine for ring endpoint ep whose resolver
@@ -407,6 +408,7 @@ func (c *cluster) add(ep string, initial []string, o nodeOpt) *node {
 		WithPeerAddress(c.peerAddress),
 		WithInitialBackoff(20*time.Millisecond),
 		WithSettleDelay(-1),
+		WithDecisionWait(o.decisionWait),
 	)
 	require.NoError(t, err)
 	n.e = e
@@ -433,18 +435,34 @@ func (n *node) start(c *cluster) {
 
 // counter sums an Int64 counter, optionally restricted to one attribute.
 func (n *node) counter(t testing.TB, name string, attrs ...attribute.KeyValue) int64 {
+	return n.instrument(t, metricPrefix+name, attrs...)
+}
+
+// replica sums a replication counter (or reads its gauge).
+func (n *node) replica(t testing.TB, name string, attrs ...attribute.KeyValue) int64 {
+	return n.instrument(t, replicaPrefix+name, attrs...)
+}
+
+func (n *node) instrument(t testing.TB, full string, attrs ...attribute.KeyValue) int64 {
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, n.reader.Collect(context.Background(), &rm))
 	want := attribute.NewSet(attrs...)
 	var total int64
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != metricPrefix+name {
+			if m.Name != full {
 				continue
 			}
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			require.True(t, ok, name)
-			for _, dp := range sum.DataPoints {
+			var dps []metricdata.DataPoint[int64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				dps = d.DataPoints
+			case metricdata.Gauge[int64]:
+				dps = d.DataPoints
+			default:
+				t.Fatalf("%s: %T", full, m.Data)
+			}
+			for _, dp := range dps {
 				if len(attrs) == 0 || dp.Attributes.Equals(&want) {
 					total += dp.Value
 				}
