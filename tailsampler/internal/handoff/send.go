@@ -48,16 +48,34 @@ func (e *Engine) peer(ep string) (*peerConn, error) {
 	return p, nil
 }
 
-// closeStalePeers closes the connections to gateways that left the set.
-// A send in flight on one of them fails and is retried under the new view.
-// Called with e.mu held.
+// closeStalePeers forgets the connections to gateways that left the set
+// and closes them once the requests in flight on them had the time to
+// finish (client::timeout): a gateway that left is usually still alive
+// (a pod in its preStop sleep), and a request cut off after the peer took
+// its data but before the answer would be sent again elsewhere, and the
+// data decided twice. Called with e.mu held.
 func (e *Engine) closeStalePeers(v *view) {
+	var stale []*peerConn
 	for ep, p := range e.peers {
 		if !v.member(ep) {
-			_ = p.conn.Close()
+			stale = append(stale, p)
 			delete(e.peers, ep)
 		}
 	}
+	if len(stale) == 0 {
+		return
+	}
+	e.wg.Go(func() {
+		t := time.NewTimer(e.cfg.Client.Timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-e.stopping:
+		}
+		for _, p := range stale {
+			_ = p.conn.Close()
+		}
+	})
 }
 
 // outcome of sending one owner's part.
