@@ -2,14 +2,15 @@
 # README documents and the one .ci/run calls; the other targets are its parts.
 GO          ?= go
 # Modules in this repository: the library at the root and, when present, the
-# examples module (its own go.mod so the library's dependency set stays lean).
-MODULES     := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod))
+# examples and compat modules (their own go.mod so the library's dependency
+# set stays lean; compat links upstream's components for differential tests).
+MODULES     := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod compat/go.mod))
 FUZZTIME    ?= 5s
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 
-.PHONY: test vet staticcheck race fuzz bench tools demo
+.PHONY: test vet staticcheck race fuzz bench tools demo telemetry-docs
 
 test: vet staticcheck race fuzz
 
@@ -34,6 +35,12 @@ fuzz:
 # Benchmarks are for people, not CI: the machine is shared and noisy.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Render each component's documentation.md from its metadata.yaml with the
+# collector's mdatagen (not part of test: TestTelemetryDocumented in each
+# package checks that both match what the code registers).
+telemetry-docs:
+	./.ci/telemetry-docs
 
 # The seed's story on one machine (see examples/README.md).
 demo:

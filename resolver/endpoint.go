@@ -18,7 +18,16 @@ var (
 	ErrBadHost     = errors.New("not a valid host name or IP address")
 	ErrBadEndpoint = errors.New("not a valid host[:port] endpoint")
 	ErrBadService  = errors.New("must be <name> or <name>.<namespace> (DNS labels)")
+	// ErrTooManyEndpoints: a resolution found more than MaxEndpoints.
+	ErrTooManyEndpoints = errors.New("more endpoints than the limit of 4096")
 )
+
+// MaxEndpoints bounds the endpoint set a resolver publishes. Every
+// endpoint costs a connection (and a queue) on every agent, so a DNS
+// answer or a set of EndpointSlices with more is refused, and the last
+// good set stays (a truncated set would route differently on agents that
+// saw another part of it).
+const MaxEndpoints = 4096
 
 // NormalizeEndpoint turns a user-written endpoint into the canonical
 // "host:port" form used by the ring: a missing port becomes defaultPort,

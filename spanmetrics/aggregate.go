@@ -2,8 +2,12 @@ package spanmetrics
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"slices"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -20,6 +24,9 @@ type entry struct {
 	str   string
 	val   pcommon.Value
 	isStr bool
+	// trunc > 0: val is a bytes value of which only the first trunc
+	// bytes are kept.
+	trunc int
 }
 
 // scratch is per-call working memory, pooled so steady-state aggregation
@@ -32,6 +39,12 @@ type scratch struct {
 	// withEntries says whether encoding also fills entries (on a miss).
 	withEntries bool
 	adjusted    bool
+	// over: a dimension value of the key being encoded is a slice or map
+	// over the value length limit; the span goes to the overflow series.
+	over bool
+	// Values over the limit in this call, counted once per span (on the
+	// encoding without entries), reported at its end.
+	truncated, tooLarge, keysTooLong int64
 }
 
 func (sc *scratch) addStr(name, v string) {
@@ -81,6 +94,7 @@ func (c *spanConnector) ConsumeTraces(_ context.Context, td ptrace.Traces) error
 	now := c.now()
 	sc := c.scratch.Get().(*scratch)
 	defer c.scratch.Put(sc)
+	defer c.reportLimited(sc)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -174,19 +188,20 @@ func (c *spanConnector) encode(sc *scratch, rc *resCtx, span ptrace.Span, event 
 }
 
 // encodeBase writes the key prefix shared by every metric of the span:
-// resource identity, default dimensions and `dimensions`. Every value is
-// written with a type tag and a length, so int 200 and string "200", or a
-// missing dimension and an empty one, never share a key.
+// resource identity, default dimensions and `dimensions`. Attribute values
+// are keyed by their string form (appendValueText), as upstream keys them,
+// so int 500, string "500" and double 500.0 feed one series; a missing
+// dimension and an empty one still never share a key.
 func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent, adjusted bool) {
 	b := append(sc.key[:0], 0) // kind byte, set by update
 	b = binary.LittleEndian.AppendUint64(b, rc.res.id)
 	sc.entries = sc.entries[:0]
+	sc.over = false
 	if !c.exclService {
-		b = valuekey.AppendValue(b, rc.svc)
-		sc.addVal(serviceNameKey, rc.svc)
+		b = c.appendDimValue(sc, b, serviceNameKey, rc.svc)
 	}
 	if !c.exclName {
-		name := span.Name()
+		name := c.limitStr(sc, span.Name())
 		b = valuekey.AppendString(b, name)
 		sc.addStr(spanNameKey, name)
 	}
@@ -214,11 +229,18 @@ func (c *spanConnector) encodeBase(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			sc.addStr(statusCodeKey, "")
 		}
 	}
+	if c.instanceID != "" {
+		// The same for every series of this connector: no key bytes.
+		sc.addStr(instanceKey, c.instanceID)
+	}
 	if rc.scoped {
-		b = valuekey.AppendString(b, rc.scope.Name())
-		b = valuekey.AppendString(b, rc.scope.Version())
-		sc.addStr(scopeNameKey, rc.scope.Name())
-		sc.addStr(scopeVersionKey, rc.scope.Version())
+		name, version := c.limitStr(sc, rc.scope.Name()), c.limitStr(sc, rc.scope.Version())
+		b = valuekey.AppendString(b, name)
+		b = valuekey.AppendString(b, version)
+		sc.addStr(scopeNameKey, name)
+		if version != "" { // as upstream: no empty version
+			sc.addStr(scopeVersionKey, version)
+		}
 	}
 	if c.cfg.EnableMetricsSamplingMethod {
 		m := "counted"
@@ -263,17 +285,29 @@ func (c *spanConnector) appendDims(sc *scratch, rc *resCtx, span ptrace.Span, ev
 			continue
 		}
 		b = append(b, 1)
-		b = valuekey.AppendValue(b, v)
-		sc.addVal(d.name, v)
+		b = c.appendDimValue(sc, b, d.name, v)
 	}
 	sc.key = b
 }
 
+// appendGlobs appends every attribute whose key matches a glob dimension
+// (and is no named dimension), sorted by key. Keys are gathered from the
+// span, event and resource attributes, then sorted and de-duplicated: the
+// cost is O(k log k) in the matching keys, whatever their number.
 func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, event pcommon.Map, hasEvent bool) {
 	keys := sc.globKeys[:0]
 	add := func(m pcommon.Map) {
 		for k := range m.All() {
-			if !c.dimNames[k] && !slices.Contains(keys, k) && c.matchesGlob(k) {
+			if c.dimNames[k] {
+				continue
+			}
+			if len(k) > c.valueLimit {
+				if !sc.withEntries {
+					sc.keysTooLong++
+				}
+				continue
+			}
+			if c.matchesGlob(k) {
 				keys = append(keys, k)
 			}
 		}
@@ -284,19 +318,100 @@ func (c *spanConnector) appendGlobs(sc *scratch, rc *resCtx, span ptrace.Span, e
 	}
 	add(rc.attrs)
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	b := binary.AppendUvarint(sc.key, uint64(len(keys)))
 	for _, k := range keys {
 		v, _ := lookup(k, span.Attributes(), event, rc.attrs, hasEvent)
 		b = valuekey.AppendString(b, k)
-		b = valuekey.AppendValue(b, v)
-		sc.addVal(k, v)
+		b = c.appendDimValue(sc, b, k, v)
 	}
 	sc.key = b
 	sc.globKeys = keys
 }
 
+// limitStr truncates s to the value length limit, at a UTF-8 boundary.
+func (c *spanConnector) limitStr(sc *scratch, s string) string {
+	if len(s) <= c.valueLimit {
+		return s
+	}
+	if !sc.withEntries {
+		sc.truncated++
+	}
+	n := c.valueLimit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// appendDimValue appends v as a dimension value (its string form, see
+// appendValueText) within the value length limit, and lists it under name
+// for a new series: strings and bytes are truncated to the limit (bytes
+// keyed by the base64 of what is kept, as their string form is); a slice
+// or map whose string form is longer marks the key as over (the span goes
+// to the overflow series).
+func (c *spanConnector) appendDimValue(sc *scratch, b []byte, name string, v pcommon.Value) []byte {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		if len(s) > c.valueLimit {
+			s = c.limitStr(sc, s)
+			sc.addStr(name, s)
+		} else {
+			sc.addVal(name, v)
+		}
+		return valuekey.AppendString(b, s)
+	case pcommon.ValueTypeBytes:
+		if n := c.valueLimit; v.Bytes().Len() > n {
+			if sc.withEntries {
+				sc.entries = append(sc.entries, entry{name: name, val: v, trunc: n})
+			} else {
+				sc.truncated++
+			}
+			return valuekey.AppendString(b, base64.StdEncoding.EncodeToString(v.Bytes().AsRaw()[:n]))
+		}
+	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		start := len(b)
+		b = appendValueText(b, v)
+		if len(b)-start > c.valueLimit {
+			if !sc.over && !sc.withEntries {
+				sc.tooLarge++
+			}
+			sc.over = true
+		}
+		sc.addVal(name, v)
+		return b
+	}
+	sc.addVal(name, v)
+	return appendValueText(b, v)
+}
+
+// reportLimited counts and logs (rate-limited) the values a call limited.
+func (c *spanConnector) reportLimited(sc *scratch) {
+	if sc.truncated+sc.tooLarge+sc.keysTooLong == 0 {
+		return
+	}
+	ctx := context.Background()
+	if sc.truncated > 0 {
+		c.tel.valuesLimited.Add(ctx, sc.truncated, c.tel.limTruncated)
+	}
+	if sc.tooLarge > 0 {
+		c.tel.valuesLimited.Add(ctx, sc.tooLarge, c.tel.limTooLarge)
+	}
+	if sc.keysTooLong > 0 {
+		c.tel.valuesLimited.Add(ctx, sc.keysTooLong, c.tel.limKeyTooLong)
+	}
+	c.warn.WarnAt(c.now(), "span attributes over dimension_value_length_limit: long strings and bytes truncated, long slices and maps aggregated into the overflow series, long keys ignored by glob dimensions",
+		zap.Int("limit", c.valueLimit), zap.Int64("truncated", sc.truncated), zap.Int64("too_large", sc.tooLarge), zap.Int64("keys_too_long", sc.keysTooLong))
+	sc.truncated, sc.tooLarge, sc.keysTooLong = 0, 0, 0
+}
+
 // update finds or creates the series for the key in sc and records the span.
 func (c *spanConnector) update(sc *scratch, rc *resCtx, k kind, span ptrace.Span, event pcommon.Map, hasEvent bool, value float64, n uint64) {
+	if sc.over {
+		c.updateOverflow(rc, k, span, value, n)
+		return
+	}
 	h := xxhash.Sum64(sc.key)
 	sh := &c.shards[h&(numShards-1)]
 	sh.mu.Lock()
@@ -375,9 +490,12 @@ func (c *spanConnector) newSeries(sc *scratch, rc *resCtx, k kind, h uint64) *se
 	}
 	s.attrs.EnsureCapacity(len(sc.entries))
 	for _, e := range sc.entries {
-		if e.isStr {
+		switch {
+		case e.isStr:
 			s.attrs.PutStr(e.name, e.str)
-		} else {
+		case e.trunc > 0:
+			s.attrs.PutEmptyBytes(e.name).FromRaw(e.val.Bytes().AsRaw()[:e.trunc])
+		default:
 			e.val.CopyTo(s.attrs.PutEmpty(e.name))
 		}
 	}
@@ -520,4 +638,39 @@ func (c *spanConnector) evictOldestLocked() {
 	c.removeResourceLocked(oldest)
 	oldest.evicted.Store(true)
 	c.tel.resourcesRemoved.Add(context.Background(), 1, reason("evicted"))
+}
+
+// appendValueText appends v's string form (pcommon.Value.AsString),
+// length-prefixed. Values with the same string form share a series, as
+// upstream keys series by AsString: they become one label set in
+// Prometheus anyway, and keeping them apart made one of them silently win
+// there. The series carries the value of the span that created it.
+// Strings, ints, bools and doubles in fixed notation are formatted in
+// place, with no allocation; other values go through AsString.
+func appendValueText(dst []byte, v pcommon.Value) []byte {
+	var tmp [40]byte
+	var text []byte
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return valuekey.AppendString(dst, v.Str())
+	case pcommon.ValueTypeEmpty:
+		return valuekey.AppendString(dst, "")
+	case pcommon.ValueTypeInt:
+		text = strconv.AppendInt(tmp[:0], v.Int(), 10)
+	case pcommon.ValueTypeBool:
+		text = strconv.AppendBool(tmp[:0], v.Bool())
+	case pcommon.ValueTypeDouble:
+		// AsString writes doubles in fixed notation unless they are
+		// non-finite, below 1e-6 or at least 1e21 in magnitude.
+		f := v.Double()
+		if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
+			text = strconv.AppendFloat(tmp[:0], f, 'f', -1, 64)
+			break
+		}
+		return valuekey.AppendString(dst, v.AsString())
+	default:
+		return valuekey.AppendString(dst, v.AsString())
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(text)))
+	return append(dst, text...)
 }

@@ -27,9 +27,12 @@ const (
 const DefaultNamespace = "traces.span.metrics"
 
 const (
-	defaultFlushInterval         = 60 * time.Second
-	defaultResourceCacheSize     = 1000
-	defaultTimestampCacheSize    = 1000
+	defaultFlushInterval     = 60 * time.Second
+	defaultResourceCacheSize = 1000
+	// metric_timestamp_cache_size, when unset: ten entries per resource
+	// of resource_metrics_cache_size, at least 1000, as upstream.
+	minTimestampCacheSize        = 1000
+	timestampCachePerResource    = 10
 	defaultExemplarsPerDataPoint = 5
 	defaultExponentialMaxSize    = 160
 	// defaultSeriesLimit bounds series per resource and metric when
@@ -52,9 +55,12 @@ const (
 	scopeVersionKey = "span.instrumentation.scope.version"
 	samplingKey     = "sampling.method"
 	overflowKey     = "otel.metric.overflow"
+	// instanceKey identifies the collector instance that aggregated a
+	// point, so several gateways' cumulative series never collide.
+	instanceKey = "collector.instance.id"
 )
 
-var reservedDimensions = []string{serviceNameKey, spanNameKey, spanKindKey, statusCodeKey}
+var reservedDimensions = []string{serviceNameKey, spanNameKey, spanKindKey, statusCodeKey, instanceKey}
 
 // Dimension is one extra attribute copied from spans onto metrics. Either
 // Name (looked up in span attributes, then resource attributes, then Default)
@@ -95,6 +101,17 @@ type Config struct {
 	AggregationCardinalityLimit int      `mapstructure:"aggregation_cardinality_limit"`
 	AddResourceAttributes       bool     `mapstructure:"add_resource_attributes"`
 	EnableMetricsSamplingMethod bool     `mapstructure:"enable_metrics_sampling_method"`
+
+	// DimensionValueLengthLimit bounds, in bytes, what a span's attribute
+	// contributes to a series (not in upstream: attribute values are
+	// input, and every series keeps a copy of its values). Longer string
+	// and bytes values are truncated to it (strings at a UTF-8 boundary),
+	// as OpenTelemetry SDKs' attribute value length limit does; a slice or
+	// map value whose encoding is longer sends the span to the overflow
+	// series; glob dimensions ignore attribute keys longer than it. The
+	// span name, service.name and scope name and version are dimension
+	// values too. Zero: 2048.
+	DimensionValueLengthLimit int `mapstructure:"dimension_value_length_limit"`
 }
 
 // HistogramConfig selects the duration histogram.
@@ -242,6 +259,9 @@ func (c *Config) Validate() error {
 	if c.Exemplars.MaxPerDataPoint < 0 {
 		bad("exemplars::max_per_data_point", "must not be negative, got %d", c.Exemplars.MaxPerDataPoint)
 	}
+	if c.DimensionValueLengthLimit < 0 {
+		bad("dimension_value_length_limit", "must not be negative, got %d", c.DimensionValueLengthLimit)
+	}
 	if c.DimensionsCacheSize < 0 {
 		bad("dimensions_cache_size", "must not be negative, got %d", c.DimensionsCacheSize)
 	}
@@ -300,7 +320,18 @@ func (c *Config) timestampCacheSize() int {
 	if c.TimestampCacheSize != nil {
 		return *c.TimestampCacheSize
 	}
-	return defaultTimestampCacheSize
+	return max(minTimestampCacheSize, c.ResourceMetricsCacheSize*timestampCachePerResource)
+}
+
+// defaultValueLengthLimit is dimension_value_length_limit's default: the
+// label value limit of common Prometheus-compatible backends.
+const defaultValueLengthLimit = 2048
+
+func (c *Config) valueLengthLimit() int {
+	if c.DimensionValueLengthLimit > 0 {
+		return c.DimensionValueLengthLimit
+	}
+	return defaultValueLengthLimit
 }
 
 func (c *Config) seriesLimit() int64 {

@@ -70,7 +70,10 @@ func TestDefaults(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, 60*time.Second, cfg.MetricsFlushInterval)
 	assert.Equal(t, 1000, cfg.ResourceMetricsCacheSize)
+	assert.Equal(t, 10000, cfg.timestampCacheSize(), "10 per resource of resource_metrics_cache_size, at least 1000")
+	cfg.ResourceMetricsCacheSize = 50
 	assert.Equal(t, 1000, cfg.timestampCacheSize())
+	cfg.ResourceMetricsCacheSize = defaultResourceCacheSize
 	assert.Equal(t, "traces.span.metrics", cfg.Namespace)
 	assert.Equal(t, TemporalityCumulative, cfg.AggregationTemporality)
 	assert.Equal(t, defaultBucketsMs, cfg.bounds())

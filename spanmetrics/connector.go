@@ -2,7 +2,9 @@ package spanmetrics
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
+	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
 )
 
@@ -50,6 +53,7 @@ type spanConnector struct {
 	histOff      bool
 	exemplars    int
 	seriesLimit  int64
+	valueLimit   int
 	dims         []dim
 	callsDims    []dim
 	histDims     []dim
@@ -68,6 +72,11 @@ type spanConnector struct {
 	eventsName   string
 	resCacheSize int
 	tsCacheSize  int
+	// instanceID is the collector.instance.id value every series
+	// carries ("" when excluded or switched off).
+	instanceID string
+	// resAttrsOut: resource attributes are copied to the output.
+	resAttrsOut bool
 
 	shards  [numShards]shard
 	seq     atomic.Uint64
@@ -136,6 +145,7 @@ func newConnector(set component.TelemetrySettings, cfg *Config, next consumer.Me
 	}
 	c.exemplars = cfg.exemplarLimit()
 	c.seriesLimit = cfg.seriesLimit()
+	c.valueLimit = cfg.valueLengthLimit()
 	c.dimNames = map[string]bool{}
 	for _, k := range reservedDimensions {
 		c.dimNames[k] = true
@@ -165,6 +175,10 @@ func newConnector(set component.TelemetrySettings, cfg *Config, next consumer.Me
 	c.callsName = metricName(cfg.Namespace, "calls")
 	c.durationName = metricName(cfg.Namespace, "duration")
 	c.eventsName = metricName(cfg.Namespace, "events")
+	if gatestate.Enabled(gateInstanceID, true) && !slices.Contains(cfg.ExcludeDimensions, instanceKey) {
+		c.instanceID = instanceIDOf(set.Resource)
+	}
+	c.resAttrsOut = !gatestate.Enabled(gateExcludeResource, false) || cfg.AddResourceAttributes
 	c.resCacheSize = cfg.ResourceMetricsCacheSize
 	c.tsCacheSize = cfg.timestampCacheSize()
 	for i := range c.shards {
@@ -205,6 +219,9 @@ func (c *spanConnector) resolveDims(in []Dimension) []dim {
 }
 
 func (c *spanConnector) matchesGlob(k string) bool {
+	if len(k) > c.valueLimit {
+		return false
+	}
 	for _, g := range c.globs {
 		if ok, _ := path.Match(g, k); ok {
 			return true
@@ -286,4 +303,35 @@ func mix64(z uint64) uint64 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
+}
+
+// Upstream's feature gates this connector follows, when upstream's
+// connector is linked into the same binary (see internal/gatestate); when
+// it is not, their upstream defaults apply.
+const (
+	// gateInstanceID (beta, on): every series carries collector.instance.id.
+	gateInstanceID = "connector.spanmetrics.includeCollectorInstanceID"
+	// gateExcludeResource (alpha, off): resource attributes are left out
+	// of the output unless add_resource_attributes is set.
+	gateExcludeResource = "connector.spanmetrics.excludeResourceMetrics"
+)
+
+// instanceIDOf is the collector.instance.id value: the collector's own
+// resource attribute collector.instance.id when the service's telemetry
+// resource sets it, as upstream reads it; else the collector's
+// service.instance.id (a UUID per process unless configured); else a
+// random UUID, which is what upstream ends up with when the attribute is
+// not set.
+func instanceIDOf(res pcommon.Resource) string {
+	attrs := res.Attributes()
+	for _, k := range []string{instanceKey, "service.instance.id"} {
+		if v, ok := attrs.Get(k); ok && v.AsString() != "" {
+			return v.AsString()
+		}
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

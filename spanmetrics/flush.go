@@ -277,7 +277,9 @@ func (c *spanConnector) build(fb *flushBuffers, ts pcommon.Timestamp) pmetric.Me
 			}
 			cur = s.res
 			rm := md.ResourceMetrics().AppendEmpty()
-			cur.attrs.CopyTo(rm.Resource().Attributes())
+			if c.resAttrsOut {
+				cur.attrs.CopyTo(rm.Resource().Attributes())
+			}
 			sm = rm.ScopeMetrics().AppendEmpty()
 			sm.Scope().SetName(scopeName)
 			hasCalls, hasDur, hasEv = false, false, false

@@ -27,7 +27,7 @@ func dbError(d time.Duration) spanSpec {
 }
 
 func attrs(name, kind, status string, extra ...any) map[string]any {
-	m := map[string]any{"service.name": "checkout", "span.name": name, "span.kind": kind, "status.code": status}
+	m := map[string]any{"service.name": "checkout", "span.name": name, "span.kind": kind, "status.code": status, "collector.instance.id": testInstance}
 	for i := 0; i+1 < len(extra); i += 2 {
 		m[extra[i].(string)] = extra[i+1]
 	}
@@ -37,22 +37,20 @@ func attrs(name, kind, status string, extra ...any) map[string]any {
 func TestGoldenCumulativeSeedConfig(t *testing.T) {
 	h := newHarness(t, seedConfig())
 	getInt := attrs("GET /cart", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET", "http.method", "GET", "http.status_code", int64(200))
-	getStr := attrs("GET /cart", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET", "http.method", "GET", "http.status_code", "200")
 	db := attrs("db", "SPAN_KIND_CLIENT", "STATUS_CODE_ERROR")
 
+	// int 200 and string "200" are one series, as upstream keys them by
+	// their string form; it carries the value of the span that created it.
 	h.consume(t, t0.Add(1*time.Second), traces(checkout,
 		serverGET(120*time.Millisecond, 200), serverGET(80*time.Millisecond, 200),
 		serverGET(600*time.Millisecond, "200"), dbError(3*time.Second)))
 	got := flatten(h.flush(t, t0.Add(10*time.Second)))
 	s, f := time.Second, 10*time.Second
 	want := []point{
-		{Resource: checkout, Metric: "traces.span.metrics.calls", Temporality: cum, Attrs: getInt, Start: s, Time: f, Value: 2},
-		{Resource: checkout, Metric: "traces.span.metrics.calls", Temporality: cum, Attrs: getStr, Start: s, Time: f, Value: 1},
+		{Resource: checkout, Metric: "traces.span.metrics.calls", Temporality: cum, Attrs: getInt, Start: s, Time: f, Value: 3},
 		{Resource: checkout, Metric: "traces.span.metrics.calls", Temporality: cum, Attrs: db, Start: s, Time: f, Value: 1},
 		{Resource: checkout, Metric: "traces.span.metrics.duration", Unit: "ms", Temporality: cum, Attrs: getInt, Start: s, Time: f,
-			Count: 2, Sum: 200, Buckets: []uint64{1, 1, 0, 0, 0, 0}, Bounds: seedBound},
-		{Resource: checkout, Metric: "traces.span.metrics.duration", Unit: "ms", Temporality: cum, Attrs: getStr, Start: s, Time: f,
-			Count: 1, Sum: 600, Buckets: []uint64{0, 0, 0, 1, 0, 0}, Bounds: seedBound},
+			Count: 3, Sum: 800, Buckets: []uint64{1, 1, 0, 1, 0, 0}, Bounds: seedBound},
 		{Resource: checkout, Metric: "traces.span.metrics.duration", Unit: "ms", Temporality: cum, Attrs: db, Start: s, Time: f,
 			Count: 1, Sum: 3000, Buckets: []uint64{0, 0, 0, 0, 1, 0}, Bounds: seedBound},
 	}
@@ -63,10 +61,10 @@ func TestGoldenCumulativeSeedConfig(t *testing.T) {
 	h.consume(t, t0.Add(15*time.Second), traces(checkout, serverGET(100*time.Millisecond, 200)))
 	got = flatten(h.flush(t, t0.Add(20*time.Second)))
 	f = 20 * time.Second
-	want[0].Value, want[0].Time = 3, f
-	want[1].Time, want[2].Time = f, f
-	want[3].Count, want[3].Sum, want[3].Buckets, want[3].Time = 3, 300, []uint64{2, 1, 0, 0, 0, 0}, f
-	want[4].Time, want[5].Time = f, f
+	want[0].Value, want[0].Time = 4, f
+	want[1].Time = f
+	want[2].Count, want[2].Sum, want[2].Buckets, want[2].Time = 4, 900, []uint64{2, 1, 0, 1, 0, 0}, f
+	want[3].Time = f
 	require.Equal(t, want, got)
 
 	// Third flush, nothing new: cumulative series are repeated unchanged.
@@ -270,6 +268,7 @@ func TestDimensionResolutionAndExclusion(t *testing.T) {
 		"service.name": "checkout", "span.name": "x", "span.kind": "SPAN_KIND_INTERNAL",
 		"region": "us", "tier": "gold", "http.route": "/a", "http.method": "GET",
 		"span.instrumentation.scope.name": "test-scope", "span.instrumentation.scope.version": "v1",
+		"collector.instance.id": testInstance,
 	}, got[0].Attrs)
 
 	h.consume(t, t0, traces(map[string]any{"service.name": "checkout"}, spanSpec{name: "x"}))

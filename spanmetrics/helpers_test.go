@@ -34,7 +34,10 @@ type harness struct {
 func newHarness(t testing.TB, cfg *Config) *harness {
 	t.Helper()
 	h := &harness{sink: new(consumertest.MetricsSink), clock: &fakeClock{now: t0}}
-	c, err := newConnector(componenttest.NewNopTelemetrySettings(), cfg, h.sink, withClock(h.clock.Now),
+	set := componenttest.NewNopTelemetrySettings()
+	set.Resource = pcommon.NewResource()
+	set.Resource.Attributes().PutStr("service.instance.id", testInstance)
+	c, err := newConnector(set, cfg, h.sink, withClock(h.clock.Now),
 		withTicker(func(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }))
 	require.NoError(t, err)
 	h.c = c
@@ -42,6 +45,10 @@ func newHarness(t testing.TB, cfg *Config) *harness {
 	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	return h
 }
+
+// testInstance is the harness collector's service.instance.id, which
+// every series carries as collector.instance.id.
+const testInstance = "6f1c3d2e-test-instance"
 
 func (h *harness) consume(t testing.TB, at time.Time, td ptrace.Traces) {
 	t.Helper()

@@ -17,6 +17,7 @@ const (
 	metricResourcesRemoved = "otelcol_connector_span_metrics_resources_removed"
 	metricFlushFailures    = "otelcol_connector_span_metrics_flush_failures"
 	metricActiveSeries     = "otelcol_connector_span_metrics_active_series"
+	metricValuesLimited    = "otelcol_connector_span_metrics_dimension_values_limited"
 )
 
 type telemetry struct {
@@ -25,10 +26,13 @@ type telemetry struct {
 	seriesRemoved    metric.Int64Counter
 	resourcesRemoved metric.Int64Counter
 	flushFailures    metric.Int64Counter
+	valuesLimited    metric.Int64Counter
 	activeSeries     metric.Int64ObservableGauge
 	reg              metric.Registration
 
 	dropNoService metric.MeasurementOption
+	// reasons of valuesLimited
+	limTruncated, limTooLarge, limKeyTooLong metric.AddOption
 }
 
 func newTelemetry(set component.TelemetrySettings, active func() int64) (*telemetry, error) {
@@ -55,6 +59,11 @@ func newTelemetry(set component.TelemetrySettings, active func() int64) (*teleme
 		metric.WithDescription("Flushes the next consumer refused.")); err != nil {
 		return nil, err
 	}
+	if t.valuesLimited, err = m.Int64Counter(metricValuesLimited, metric.WithUnit("{value}"),
+		metric.WithDescription("Dimension values over dimension_value_length_limit, by reason: truncated (strings, bytes), too_large (slices, maps: the span went to the overflow series), key_too_long (attribute keys glob dimensions ignored).")); err != nil {
+		return nil, err
+	}
+	t.limTruncated, t.limTooLarge, t.limKeyTooLong = reason("truncated"), reason("too_large"), reason("key_too_long")
 	if t.activeSeries, err = m.Int64ObservableGauge(metricActiveSeries, metric.WithUnit("{series}"),
 		metric.WithDescription("Series currently held.")); err != nil {
 		return nil, err

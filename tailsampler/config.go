@@ -3,12 +3,15 @@ package tailsampler
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // Sampling strategies (`sampling_strategy`).
@@ -89,7 +92,7 @@ type Config struct {
 
 	// registry is the policy types this config may use: built-ins plus
 	// WithPolicyType registrations, carried from the factory.
-	registry    map[string]PolicyFactory
+	registry    map[string]policy.Factory
 	registryErr error
 }
 
@@ -131,11 +134,11 @@ func (c *Config) Unmarshal(conf *confmap.Conf) error {
 	return nil
 }
 
-func (c *Config) policyTypes() map[string]PolicyFactory {
+func (c *Config) policyTypes() map[string]policy.Factory {
 	if c.registry != nil {
 		return c.registry
 	}
-	return builtinPolicyTypes()
+	return policies.Builtin()
 }
 
 func (c *Config) shardCount() int {
@@ -143,6 +146,12 @@ func (c *Config) shardCount() int {
 		return defaultShards()
 	}
 	return c.NumShards
+}
+
+// statefulError says why span-ingest refuses the named policies.
+func statefulError(names []string) error {
+	return fmt.Errorf("sampling_strategy: %q evaluates a trace on every batch, so it cannot use a %w (a budget, or a bound a growing trace may cross): %s",
+		StrategySpanIngest, ErrStatefulPolicy, strings.Join(names, ", "))
 }
 
 // Validate reports every problem at once.
@@ -179,8 +188,12 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Policies) == 0 {
 		add("policies: at least one policy is required")
-	} else if err := validatePolicies(c.Policies, c.policyTypes()); err != nil {
+	} else if err := policies.Validate(c.Policies, c.policyTypes()); err != nil {
 		errs = append(errs, err)
+	} else if c.SamplingStrategy == StrategySpanIngest {
+		if names := policies.StatefulNames(c.Policies, c.policyTypes()); len(names) > 0 {
+			errs = append(errs, statefulError(names))
+		}
 	}
 	if h := c.Handoff.Get(); h != nil {
 		// Its messages already name their keys (handoff::...).

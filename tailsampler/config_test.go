@@ -174,3 +174,27 @@ func TestCustomPolicyTypes(t *testing.T) {
 	twice.Policies = []PolicyCfg{{Name: "a", Type: "always_sample"}}
 	require.ErrorContains(t, twice.Validate(), `policy type "x": registered twice`)
 }
+
+// span-ingest refuses stateful policies, at every level of nesting, naming
+// each; trace-complete takes them all.
+func TestValidateSpanIngestRefusesStatefulPolicies(t *testing.T) {
+	conf, err := confmaptest.LoadConf(filepath.Join("testdata", "policies_stateful.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	require.NoError(t, conf.Unmarshal(cfg))
+	require.NoError(t, cfg.Validate(), "trace-complete takes every policy")
+
+	cfg.SamplingStrategy = StrategySpanIngest
+	err = cfg.Validate()
+	require.ErrorIs(t, err, ErrStatefulPolicy)
+	for _, want := range []string{"policies[1] (budget)", "policies[2] (band)", "policies[4] (small)", "policies[5] (bytes)", "policies[6] (c)", "policies[7] (a)", "policies[8] (n)"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	for _, stateless := range []string{"(errors)", "(slow)", "(d)"} {
+		assert.NotContains(t, err.Error(), stateless)
+	}
+
+	// A processor built without Validate refuses them too.
+	_, err = NewFactory().CreateTraces(context.Background(), newNopSettings(), cfg, nopSink())
+	require.ErrorIs(t, err, ErrStatefulPolicy)
+}

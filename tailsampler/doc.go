@@ -4,6 +4,12 @@
 // configuration and emits upstream's self-metrics, and goes further on
 // timing, memory and loss (see README.md).
 //
+// Policies: the interface a policy implements, and everything else a
+// policy author needs, is package policy (tailsampler/policy); custom
+// types are registered with WithPolicyType. The built-in types and the
+// evaluator live in an internal package; their configuration is reachable
+// here as PolicyCfg and its blocks.
+//
 // Guarantees:
 //
 //   - Timing: a trace is decided at most ~10 ms (the timer resolution, plus

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // TypeStr is the component type, the same as upstream's.
@@ -26,15 +28,15 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	custom  map[string]PolicyFactory
+	custom  map[string]policy.Factory
 	clock   clock
 	err     error
 	handoff []handoff.Option // engine options (tests)
 }
 
 // registry is the built-in policy types plus the custom ones.
-func (o *options) registry() map[string]PolicyFactory {
-	reg := builtinPolicyTypes()
+func (o *options) registry() map[string]policy.Factory {
+	reg := policies.Builtin()
 	for name, f := range o.custom {
 		reg[name] = f
 	}
@@ -42,12 +44,14 @@ func (o *options) registry() map[string]PolicyFactory {
 }
 
 // WithPolicyType registers a custom policy type: a policy entry with
-// `type: name` is built by f from the block under the `name:` key. A name
-// that is empty, taken by a built-in type or registered twice makes the
-// configuration invalid (reported by Validate).
-func WithPolicyType(name string, f PolicyFactory) Option {
+// `type: name` is built by f from the block under the `name:` key, at the
+// top level or nested in and/not/drop/composite. Package policy holds what
+// f builds (policy.Policy) and the rules it follows. A name that is empty,
+// taken by a built-in type or registered twice makes the configuration
+// invalid (reported by Validate).
+func WithPolicyType(name string, f policy.Factory) Option {
 	return optionFunc(func(o *options) {
-		builtin := builtinPolicyTypes()
+		builtin := policies.Builtin()
 		switch {
 		case name == "" || f == nil:
 			o.err = joinErr(o.err, fmt.Errorf("policy type %q: a custom type needs a name and a factory", name))
@@ -57,7 +61,7 @@ func WithPolicyType(name string, f PolicyFactory) Option {
 			o.err = joinErr(o.err, fmt.Errorf("policy type %q: registered twice", name))
 		default:
 			if o.custom == nil {
-				o.custom = map[string]PolicyFactory{}
+				o.custom = map[string]policy.Factory{}
 			}
 			o.custom[name] = f
 		}

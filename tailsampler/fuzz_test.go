@@ -2,9 +2,12 @@ package tailsampler
 
 import (
 	"context"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
@@ -15,16 +18,8 @@ import (
 // exactly the spans of kept traces (odd last ID byte) have been forwarded,
 // the rest were decided not sampled.
 func FuzzConsumeTraces(f *testing.F) {
-	var m ptrace.ProtoMarshaler
-	for _, spec := range []tracegen.Spec{
-		{Traces: 3, SpansPerTrace: 2, TracesPerBatch: 3},
-		{Traces: 6, SpansPerTrace: 3, TracesPerBatch: 3, Layout: tracegen.Interleaved},
-	} {
-		for _, b := range tracegen.Batches(spec) {
-			buf, err := m.MarshalTraces(b)
-			require.NoError(f, err)
-			f.Add(buf, uint8(1))
-		}
+	for _, buf := range fuzzBatches(f) {
+		f.Add(buf, uint8(1))
 	}
 	f.Add([]byte{}, uint8(0))
 	var u ptrace.ProtoUnmarshaler
@@ -65,4 +60,75 @@ func FuzzConsumeTraces(f *testing.F) {
 		require.NoError(t, h.p.Shutdown(context.Background()))
 		require.Equal(t, want, h.sink.SpanCount())
 	})
+}
+
+// FuzzHandoffImport feeds arbitrary pdata to the buffer side of the
+// handoff (the engine's Buffer: ImportDecision, then ImportTrace with an
+// arbitrary first-seen): nothing panics and nothing is lost. At shutdown
+// the spans of a trace imported as kept are kept, every other span
+// follows the policy (odd last ID byte kept).
+func FuzzHandoffImport(f *testing.F) {
+	for _, buf := range fuzzBatches(f) {
+		f.Add(buf, int64(-time.Second), uint8(1))
+		f.Add(buf, int64(time.Hour), uint8(2))
+	}
+	f.Add([]byte{}, int64(math.MinInt64), uint8(0))
+	var u ptrace.ProtoUnmarshaler
+	f.Fuzz(func(t *testing.T, data []byte, firstSeen int64, decide uint8) {
+		td, err := u.UnmarshalTraces(data)
+		if err != nil {
+			return
+		}
+		h := newHarness(t, func(c *Config) {
+			c.NumTraces = 1 << 16
+			c.DecisionCache = DecisionCacheConfig{SampledCacheSize: 64, NonSampledCacheSize: 64}
+			c.Policies = []PolicyCfg{{Name: "odd", Type: "keep_odd_id"}}
+		})
+		var decided pcommon.TraceID
+		haveDecision := decide&1 == 1 && td.SpanCount() > 0
+		sampled := decide&2 == 2
+		want := 0
+		first := true
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					id := sp.TraceID()
+					if first {
+						decided, first = id, false
+					}
+					// A kept decision keeps the trace's spans; a not-sampled
+					// one is no veto: the spans, which the peer never saw,
+					// are decided here on their own, like every other.
+					if (haveDecision && id == decided && sampled) || id[15]%2 == 1 {
+						want++
+					}
+				}
+			}
+		}
+		if haveDecision {
+			h.p.ImportDecision(decided, sampled)
+		}
+		fs := h.clock.Now().Add(time.Duration(firstSeen))
+		require.NoError(t, h.p.ImportTrace(context.Background(), td, fs))
+		require.NoError(t, h.p.Shutdown(context.Background()))
+		require.Equal(t, want, h.sink.SpanCount())
+	})
+}
+
+// fuzzBatches are the seed inputs of the fuzz targets: encoded batches of
+// whole and of interleaved traces.
+func fuzzBatches(f *testing.F) [][]byte {
+	var m ptrace.ProtoMarshaler
+	var out [][]byte
+	for _, spec := range []tracegen.Spec{
+		{Traces: 3, SpansPerTrace: 2, TracesPerBatch: 3},
+		{Traces: 6, SpansPerTrace: 3, TracesPerBatch: 3, Layout: tracegen.Interleaved},
+	} {
+		for _, b := range tracegen.Batches(spec) {
+			buf, err := m.MarshalTraces(b)
+			require.NoError(f, err)
+			out = append(out, buf)
+		}
+	}
+	return out
 }

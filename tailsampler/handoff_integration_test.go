@@ -26,18 +26,20 @@ import (
 )
 
 // These tests run real processors, each built with NewFactory and its own
-// handoff listener on 127.0.0.1:0. Ring endpoints are fake pod addresses
-// mapped to those listeners; each gateway's resolver is driven by the
+// handoff listener on 127.0.0.1:0. Ring endpoints are loopback addresses
+// standing in for pod addresses, mapped to those listeners (a gateway
+// connects to its peers from its ring address, as a pod does from its
+// IP, so that accept_from: ring recognises it); each gateway's resolver is driven by the
 // test; the "agents" route every batch by trace ID over their own view of
 // the ring, as the load_balancing exporter does. Time is real: the
 // engine's timestamps travel on the wire.
 
 const (
-	gwA = "10.9.0.1:4317"
-	gwB = "10.9.0.2:4317"
-	gwC = "10.9.0.3:4317"
+	gwA = "127.0.9.1:4317"
+	gwB = "127.0.9.2:4317"
+	gwC = "127.0.9.3:4317"
 
-	itDecisionWait = 1500 * time.Millisecond
+	itDecisionWait = 2500 * time.Millisecond
 	// itGap separates a trace's first spans from the scale event: traces
 	// must be decided decision_wait after their first span, not after the
 	// spans that reached the new owner itGap later.

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
+
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
@@ -18,16 +20,18 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // keepMarked keeps a trace when any span has the attribute keep=true.
 // It is registered as a custom type, which also exercises WithPolicyType.
-func keepMarked(PolicySettings, *confmap.Conf) (Policy, error) {
-	return PolicyFunc(func(_ context.Context, t Trace) (Decision, error) {
-		d := NotSampled
+func keepMarked(policy.Settings, *confmap.Conf) (policy.Policy, error) {
+	return policy.Func(func(_ context.Context, t policy.Trace) (policy.Decision, error) {
+		d := policy.NotSampled
 		t.Spans(func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) bool {
 			if v, ok := sp.Attributes().Get("keep"); ok && v.Bool() {
-				d = Sampled
+				d = policy.Sampled
 				return false
 			}
 			return true
@@ -38,13 +42,13 @@ func keepMarked(PolicySettings, *confmap.Conf) (Policy, error) {
 
 // keepOddID keeps traces whose ID's last byte is odd: a decision known
 // from the input alone, which the fuzz test uses as its oracle.
-func keepOddID(PolicySettings, *confmap.Conf) (Policy, error) {
-	return PolicyFunc(func(_ context.Context, t Trace) (Decision, error) {
+func keepOddID(policy.Settings, *confmap.Conf) (policy.Policy, error) {
+	return policy.Func(func(_ context.Context, t policy.Trace) (policy.Decision, error) {
 		id := t.ID()
 		if id[15]%2 == 1 {
-			return Sampled, nil
+			return policy.Sampled, nil
 		}
-		return NotSampled, nil
+		return policy.NotSampled, nil
 	}), nil
 }
 
@@ -61,6 +65,12 @@ type harness struct {
 // keep_marked).
 func newHarness(t *testing.T, mutate func(*Config), next ...consumer.Traces) *harness {
 	t.Helper()
+	return newNamedHarness(t, component.NewID(componentType), mutate, next...)
+}
+
+// newNamedHarness is newHarness for a processor with the component ID id.
+func newNamedHarness(t *testing.T, id component.ID, mutate func(*Config), next ...consumer.Traces) *harness {
+	t.Helper()
 	h := &harness{sink: &consumertest.TracesSink{}, clock: newManualClock(), reader: sdkmetric.NewManualReader()}
 	h.next = h.sink
 	if len(next) > 0 {
@@ -76,6 +86,7 @@ func newHarness(t *testing.T, mutate func(*Config), next ...consumer.Traces) *ha
 	}
 	require.NoError(t, cfg.Validate())
 	set := processortest.NewNopSettings(componentType)
+	set.ID = id
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	set.TelemetrySettings = componenttest.NewNopTelemetrySettings()

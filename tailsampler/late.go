@@ -20,11 +20,10 @@ import (
 // So late spans of a trace that matched no policy are evaluated on their
 // own, as a trace made of the late spans: if a policy keeps them they are
 // forwarded, the decision is reversed for the spans still to come, and the
-// reversal is counted (late_spans{decision="reversed"}) and logged at most
-// every 10 s. The trace then reaches the backend in parts, which is what
+// reversal is counted (late_spans_reversed) and logged at most every 10 s. The trace then reaches the backend in parts, which is what
 // a tail sampler without decision caches (upstream's default) does with
 // late spans. A veto is final: late spans of a trace dropped by a drop
-// policy, an inverted match or maximum_trace_size_bytes are dropped.
+// policy or by maximum_trace_size_bytes are dropped.
 
 // vetoTooLarge is the "policy" of a trace dropped for exceeding
 // maximum_trace_size_bytes: a veto, so its late spans are dropped too.
@@ -92,20 +91,10 @@ func lateView(items []ingestItem, seen time.Time) traceView {
 	return v
 }
 
-// recordLate counts late spans by what became of them and says when a
-// decision was reversed: decision_wait is then shorter than the time some
-// spans take to arrive.
-func (p *sampler) recordLate(st *ingestStats) {
-	t := p.tel
-	if st.lateSampled > 0 {
-		t.lateSpans.Add(p.runCtx, st.lateSampled, t.lateKept)
-	}
-	if st.lateDropped > 0 {
-		t.lateSpans.Add(p.runCtx, st.lateDropped, t.lateDropped)
-	}
-	if st.lateReversed > 0 {
-		t.lateSpans.Add(p.runCtx, st.lateReversed, t.lateReversal)
-		p.lateWarn.Warn("spans arrived after their trace was decided not sampled, and a policy keeps them: forwarded, so the trace reaches the backend in parts; decision_wait is shorter than the time these spans took to arrive",
-			zap.Int64("spans", st.lateReversed))
-	}
+// recordReversed counts spans kept by a reversed decision and says so:
+// decision_wait is then shorter than the time some spans take to arrive.
+func (p *sampler) recordReversed(n int64) {
+	p.tel.lateReversed.Add(p.runCtx, n)
+	p.lateWarn.Warn("spans arrived after their trace was decided not sampled, and a policy keeps them: forwarded, so the trace reaches the backend in parts; decision_wait is shorter than the time these spans took to arrive",
+		zap.Int64("spans", n))
 }

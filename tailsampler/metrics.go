@@ -7,6 +7,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // scopeName is the instrumentation scope of every instrument here.
@@ -34,15 +37,9 @@ const (
 	mSpansBufferedBytes = metricPrefix + "spans_buffered_bytes"
 	mForwardFailed      = metricPrefix + "forward_failed_spans"
 	mBackpressureWaits  = metricPrefix + "backpressure_waits"
-	mLateSpans          = metricPrefix + "late_spans"
+	mLateReversed       = metricPrefix + "late_spans_reversed"
 )
 
-// Values of late_spans' decision attribute.
-const (
-	lateSampled    = "sampled"     // followed a kept decision
-	lateNotSampled = "not_sampled" // dropped with their trace
-	lateReversed   = "reversed"    // of a dropped trace, but a policy keeps them: forwarded
-)
 
 // Reasons for an early (before-deadline) decision.
 const (
@@ -64,32 +61,34 @@ type telemetry struct {
 	decisionDelay     metric.Int64Histogram
 	forwardFailed     metric.Int64Counter
 	backpressure      metric.Int64Counter
-	lateSpans         metric.Int64Counter
+	lateReversed      metric.Int64Counter
 	registration      metric.Registration
 
-	lateKept, lateDropped, lateReversal metric.MeasurementOption
-
-	sampledTrue, sampledFalse         metric.MeasurementOption
+	// global_count_traces_sampled by final decision
+	decidedSampled, decidedNotSampled, decidedDropped metric.MeasurementOption
+	// early_releases_from_cache_decision by the cached decision
+	cachedSampled, cachedNotSampled   metric.MeasurementOption
 	earlyNumTraces, earlyBufferedSize metric.MeasurementOption
 }
 
 func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, error) {
 	m := set.MeterProvider.Meter(scopeName)
 	t := &telemetry{
-		sampledTrue:       metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "true"))),
-		sampledFalse:      metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "false"))),
+		decidedSampled:    metric.WithAttributeSet(attribute.NewSet(policies.DecisionAttributes(policy.Sampled)...)),
+		decidedNotSampled: metric.WithAttributeSet(attribute.NewSet(policies.DecisionAttributes(policy.NotSampled)...)),
+		decidedDropped:    metric.WithAttributeSet(attribute.NewSet(policies.DecisionAttributes(policy.Dropped)...)),
+		cachedSampled:     metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "true"))),
+		cachedNotSampled:  metric.WithAttributeSet(attribute.NewSet(attribute.String("sampled", "false"))),
 		earlyNumTraces:    metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonNumTraces))),
 		earlyBufferedSize: metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonMaxBufferedBytes))),
-		lateKept:          metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", lateSampled))),
-		lateDropped:       metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", lateNotSampled))),
-		lateReversal:      metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", lateReversed))),
 	}
 	var errs, err error
 	t.globalSampled, err = m.Int64Counter(mGlobalSampled, metric.WithUnit("{traces}"),
-		metric.WithDescription("Traces decided, by final decision (sampled true/false)."))
+		metric.WithDescription("Traces decided, by final decision: sampled (true/false) and decision (sampled, not_sampled, or dropped by a drop policy)."))
 	errs = errors.Join(errs, err)
 	t.decisionTimer, err = m.Int64Histogram(mDecisionTimer, metric.WithUnit("ms"),
-		metric.WithDescription("Time one decision round of a shard took (policy evaluation and forwarding hand-off)."))
+		metric.WithDescription("Time one decision round of a shard took (policy evaluation and forwarding hand-off)."),
+		metric.WithExplicitBucketBoundaries(policies.DurationBuckets...))
 	errs = errors.Join(errs, err)
 	t.droppedTooEarly, err = m.Int64Counter(mDroppedTooEarly, metric.WithUnit("{traces}"),
 		metric.WithDescription("Traces dropped before a decision. Always 0 here: overflow decides early instead (see early_decisions)."))
@@ -104,7 +103,7 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 		metric.WithDescription("Trace IDs seen for the first time (not pending, not in a decision cache)."))
 	errs = errors.Join(errs, err)
 	t.earlyReleases, err = m.Int64Counter(mEarlyReleases, metric.WithUnit("{spans}"),
-		metric.WithDescription("Spans forwarded or dropped at once because a decision cache held their trace's decision."))
+		metric.WithDescription("Spans forwarded (sampled=true) or dropped (sampled=false) at once because a decision cache held their trace's decision."))
 	errs = errors.Join(errs, err)
 	t.droppedTooLarge, err = m.Int64Counter(mDroppedTooLarge, metric.WithUnit("{traces}"),
 		metric.WithDescription("Traces dropped because they exceeded maximum_trace_size_bytes."))
@@ -125,8 +124,8 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	t.backpressure, err = m.Int64Counter(mBackpressureWaits, metric.WithUnit("{calls}"),
 		metric.WithDescription("ConsumeTraces calls that waited for room (forward queue full, or num_traces full with block_on_overflow)."))
 	errs = errors.Join(errs, err)
-	t.lateSpans, err = m.Int64Counter(mLateSpans, metric.WithUnit("{spans}"),
-		metric.WithDescription("Spans that arrived after their trace was decided, by what became of them (decision): sampled (followed a kept decision), not_sampled (dropped with their trace), reversed (their trace had matched no policy, these spans alone match one: forwarded)."))
+	t.lateReversed, err = m.Int64Counter(mLateReversed, metric.WithUnit("{spans}"),
+		metric.WithDescription("Spans that arrived after their trace was decided not sampled, without a veto, and that a policy keeps on their own: forwarded (the trace reaches the backend in parts). They also count in early_releases_from_cache_decision (sampled=false)."))
 	errs = errors.Join(errs, err)
 
 	onMemory, err := m.Int64ObservableGauge(mTracesOnMemory, metric.WithUnit("{traces}"),
@@ -138,6 +137,9 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	if errs != nil {
 		return nil, errs
 	}
+	// Never incremented here (overflow decides early instead); upstream
+	// adds to it every round, so its series exists, at 0.
+	t.droppedTooEarly.Add(context.Background(), 0)
 	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		traces, bytes := p.bufferedTotals()
 		o.ObserveInt64(onMemory, traces)

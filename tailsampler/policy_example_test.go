@@ -14,13 +14,14 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/tailgate-otel/tailgate/tailsampler"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // priorityPolicy keeps traces whose root span has a `priority` attribute
 // of at least min_priority.
 type priorityPolicy struct{ min int64 }
 
-func newPriorityPolicy(_ tailsampler.PolicySettings, conf *confmap.Conf) (tailsampler.Policy, error) {
+func newPriorityPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, error) {
 	var cfg struct {
 		MinPriority int64 `mapstructure:"min_priority"`
 	}
@@ -34,15 +35,15 @@ func newPriorityPolicy(_ tailsampler.PolicySettings, conf *confmap.Conf) (tailsa
 	return &priorityPolicy{min: cfg.MinPriority}, nil
 }
 
-func (p *priorityPolicy) Evaluate(_ context.Context, t tailsampler.Trace) (tailsampler.Decision, error) {
+func (p *priorityPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	root, ok := t.Root()
 	if !ok {
-		return tailsampler.Unspecified, nil
+		return policy.Unspecified, nil
 	}
 	if v, ok := root.Attributes().Get("priority"); ok && v.Int() >= p.min {
-		return tailsampler.Sampled, nil
+		return policy.Sampled, nil
 	}
-	return tailsampler.NotSampled, nil
+	return policy.NotSampled, nil
 }
 
 // A custom policy type, registered with WithPolicyType and configured in

@@ -13,12 +13,14 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 
+	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 // ErrStopped is returned by ConsumeTraces after Shutdown: the processor
@@ -48,7 +50,7 @@ type sampler struct {
 	set      component.TelemetrySettings
 	clock    clock
 	base     time.Time
-	policies *policySet
+	policies *policies.Set
 	shards   []*shard
 	fwd      *forwarder
 	tel      *telemetry
@@ -98,7 +100,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		dw:         int64(cfg.DecisionWait),
 		dwr:        int64(cfg.DecisionWaitAfterRootReceived),
 		spanIngest: cfg.SamplingStrategy == StrategySpanIngest,
-		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0,
+		needBytes:  cfg.MaxBufferedBytes > 0 || cfg.MaximumTraceSizeBytes > 0 || policies.UsesType(cfg.Policies, policies.TypeBytesLimiting),
 		copyInput:  protoPoolingEnabled(),
 		stopping:   make(chan struct{}),
 		stopDec:    make(chan struct{}),
@@ -116,21 +118,26 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		return nil, fmt.Errorf("creating telemetry: %w", err)
 	}
 	p.tel = tel
-	ps, err := newPolicySet(cfg.Policies, cfg.policyTypes(), PolicySettings{
+	ps, err := policies.New(cfg.Policies, cfg.policyTypes(), policy.Settings{
 		Telemetry: set.TelemetrySettings,
 		Now:       clk.Now,
-	}, cfg.SampleOnFirstMatch)
+	}, policies.Options{
+		SampleOnFirstMatch: cfg.SampleOnFirstMatch,
+		Meter:              set.MeterProvider.Meter(scopeName),
+		ComponentName:      set.ID.Name(),
+	})
 	if err != nil {
 		tel.close()
 		return nil, fmt.Errorf("building policies: %w", err)
 	}
 	p.policies = ps
 	if p.spanIngest {
-		if sp, ok := any(ps).(interface{ statefulPolicies() []string }); ok {
-			if names := sp.statefulPolicies(); len(names) > 0 {
-				tel.close()
-				return nil, fmt.Errorf("sampling_strategy: span-ingest cannot use stateful policies %v", names)
-			}
+		// Validate reports this too; a processor built from code without
+		// Validate must not run a budget once per batch either.
+		if names := ps.Stateful(); len(names) > 0 {
+			ps.Close()
+			tel.close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, statefulError(names))
 		}
 	}
 
@@ -154,15 +161,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 // protoPoolingEnabled reports whether pdata's pooling gate is on. With it,
 // receivers may recycle a batch once ConsumeTraces returns, so the
 // processor copies input instead of holding it.
-func protoPoolingEnabled() bool {
-	on := false
-	featuregate.GlobalRegistry().VisitAll(func(g *featuregate.Gate) {
-		if g.ID() == "pdata.useProtoPooling" && g.IsEnabled() {
-			on = true
-		}
-	})
-	return on
-}
+func protoPoolingEnabled() bool { return gatestate.Enabled("pdata.useProtoPooling", false) }
 
 func (p *sampler) nowNanos() int64 { return int64(p.clock.Now().Sub(p.base)) }
 
@@ -283,7 +282,11 @@ func (p *sampler) ingest(ctx context.Context, td ptrace.Traces, firstSeen int64)
 	}
 	sc := p.getScratch()
 	defer p.putScratch(sc)
-	sc.collect(p, &heldBatch{td: td, owned: owned})
+	b := &heldBatch{td: td, owned: owned}
+	if p.needBytes {
+		b.sizes = measureBatch(td)
+	}
+	sc.collect(p, b)
 	var st ingestStats
 	for si, items := range sc.byShard {
 		if len(items) == 0 {
@@ -389,9 +392,15 @@ func (p *sampler) recordStats(st *ingestStats) {
 	if st.newTraces > 0 {
 		t.newTraceID.Add(ctx, st.newTraces)
 	}
-	if n := st.lateSampled + st.lateDropped + st.lateReversed; n > 0 {
-		t.earlyReleases.Add(ctx, n)
-		p.recordLate(st)
+	if st.lateSampled > 0 {
+		t.earlyReleases.Add(ctx, st.lateSampled, t.cachedSampled)
+	}
+	if n := st.lateDropped + st.lateReversed; n > 0 {
+		// Reversed spans hit the not-sampled cache too, then a policy kept them.
+		t.earlyReleases.Add(ctx, n, t.cachedNotSampled)
+	}
+	if st.lateReversed > 0 {
+		p.recordReversed(st.lateReversed)
 	}
 	if st.tooLarge > 0 {
 		t.droppedTooLarge.Add(ctx, st.tooLarge)
@@ -403,10 +412,13 @@ func (p *sampler) recordStats(st *ingestStats) {
 		t.earlyDecisions.Add(ctx, st.earlyBytes, t.earlyBufferedSize)
 	}
 	if st.sampledCount > 0 {
-		t.globalSampled.Add(ctx, st.sampledCount, t.sampledTrue)
+		t.globalSampled.Add(ctx, st.sampledCount, t.decidedSampled)
 	}
-	if st.droppedCount > 0 {
-		t.globalSampled.Add(ctx, st.droppedCount, t.sampledFalse)
+	if n := st.droppedCount - st.vetoedCount; n > 0 {
+		t.globalSampled.Add(ctx, n, t.decidedNotSampled)
+	}
+	if st.vetoedCount > 0 {
+		t.globalSampled.Add(ctx, st.vetoedCount, t.decidedDropped)
 	}
 	if n := st.sampledCount + st.droppedCount; n > 0 {
 		p.decided.Add(n)
@@ -479,6 +491,7 @@ func (p *sampler) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	p.runCancel()
+	p.policies.Close()
 	p.tel.close()
 	return err
 }

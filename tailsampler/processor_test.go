@@ -84,12 +84,10 @@ func TestLateSpansFollowDecision(t *testing.T) {
 	assert.Equal(t, 0, h.pending())
 	h.waitForwarded(t, 5)
 	m := h.metrics(t)
-	assert.Equal(t, int64(6), total(m, mEarlyReleases))
-	assert.Equal(t, int64(3), m[mLateSpans]["decision=sampled"])
-	assert.Equal(t, int64(3), m[mLateSpans]["decision=not_sampled"])
+	assert.Equal(t, map[string]int64{"sampled=true": 3, "sampled=false": 3}, m[mEarlyReleases])
+	assert.Zero(t, total(m, mLateReversed), "no decision reversed")
 	assert.Equal(t, int64(2), total(m, mNewTraceID))
-	assert.Equal(t, int64(1), m[mGlobalSampled]["sampled=true"])
-	assert.Equal(t, int64(1), m[mGlobalSampled]["sampled=false"])
+	assert.Equal(t, map[string]int64{"decision=sampled,sampled=true": 1, "decision=not_sampled,sampled=false": 1}, m[mGlobalSampled])
 }
 
 // TestLateSpansOfDroppedTrace: late spans of a trace that matched no
@@ -97,12 +95,13 @@ func TestLateSpansFollowDecision(t *testing.T) {
 // trace (an error span arriving after decision_wait) is never dropped
 // unseen; a veto stays final.
 func TestLateSpansOfDroppedTrace(t *testing.T) {
-	dropMarked := PolicyCfg{Name: "drop-marked", Type: typeDrop, Drop: DropCfg{SubPolicies: []PolicyCfg{
-		{Name: "marked", Type: typeBooleanAttribute, BooleanAttribute: BooleanAttributeCfg{Key: "drop", Value: true}},
+	dropMarked := PolicyCfg{Name: "drop-marked", Type: "drop", Drop: DropCfg{SubPolicies: []PolicyCfg{
+		{Name: "marked", Type: "boolean_attribute", BooleanAttribute: BooleanAttributeCfg{Key: "drop", Value: true}},
 	}}}
-	// Keeps traces without a span marked veto=true: a trace with one is
-	// vetoed (InvertNotSampled), its late spans without it would be kept.
-	notVetoed := PolicyCfg{Name: "not-vetoed", Type: typeBooleanAttribute,
+	// Keeps traces without a span marked veto=true. invert_match only flips
+	// the policy's own match (as upstream): a trace with such a span is not
+	// sampled, not vetoed, so its late spans without it are kept.
+	notVetoed := PolicyCfg{Name: "not-vetoed", Type: "boolean_attribute",
 		BooleanAttribute: BooleanAttributeCfg{Key: "veto", Value: true, InvertMatch: true}}
 	vetoMarked := func() ptrace.Traces {
 		td := spansOf(1, 2, false, false)
@@ -115,7 +114,7 @@ func TestLateSpansOfDroppedTrace(t *testing.T) {
 		first    func() ptrace.Traces // decided not sampled
 		late     func() ptrace.Traces
 		forwards int   // late spans forwarded
-		reversed int64 // late_spans{decision=reversed}
+		reversed int64 // late_spans_reversed
 	}{
 		{
 			name:     "matched no policy, a late span matches",
@@ -139,10 +138,11 @@ func TestLateSpansOfDroppedTrace(t *testing.T) {
 			late: func() ptrace.Traces { return spansOf(1, 3, true, true) },
 		},
 		{
-			name:   "vetoed by an inverted match",
-			mutate: func(c *Config) { c.Policies = []PolicyCfg{notVetoed} },
-			first:  vetoMarked,
-			late:   func() ptrace.Traces { return spansOf(1, 3, true, true) },
+			name:     "not sampled by an inverted match, which is no veto",
+			mutate:   func(c *Config) { c.Policies = []PolicyCfg{notVetoed} },
+			first:    vetoMarked,
+			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
+			forwards: 3, reversed: 3,
 		},
 		{
 			name: "vetoed by maximum_trace_size_bytes",
@@ -165,8 +165,9 @@ func TestLateSpansOfDroppedTrace(t *testing.T) {
 			assert.Equal(t, 0, h.pending(), "late spans never start a new pending trace")
 			h.waitForwarded(t, tt.forwards)
 			m := h.metrics(t)
-			assert.Equal(t, tt.reversed, m[mLateSpans]["decision=reversed"])
-			assert.Equal(t, 3-tt.reversed, m[mLateSpans]["decision=not_sampled"])
+			assert.Equal(t, tt.reversed, total(m, mLateReversed))
+			// Every late span was found in the not-sampled cache, reversed or not.
+			assert.Equal(t, int64(3), m[mEarlyReleases]["sampled=false"])
 
 			// The spans still to come follow the latest decision.
 			h.consume(t, spansOf(1, 1, false, true))

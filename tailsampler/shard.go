@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
+	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
 
 type entryState uint8
@@ -29,7 +32,8 @@ type traceEntry struct {
 	deadline   int64
 	firstStart pcommon.Timestamp
 	lastEnd    pcommon.Timestamp
-	bytes      int64
+	bytes      int64     // buffered size as upstream counts it (when counting bytes)
+	size       traceSize // its parts, as spans arrive
 	root       int32
 	gen        uint32
 	state      entryState
@@ -67,9 +71,9 @@ type shard struct {
 	// decider scratch, used only by this shard's decider goroutine
 	due       []uint32
 	views     []traceView
-	decisions []Decision
+	decisions []policy.Decision
 	policies  []string
-	tally     policyTally // per-policy counts of a round, flushed after it
+	tally     policies.Tally // per-policy counts of a round, flushed after it
 	out       *outBuilder
 	imp       *outBuilder // importDecision's builder, used under mu
 	refChunk  []spanRef   // unused tail of the current refs chunk
@@ -127,7 +131,8 @@ type ingestStats struct {
 	blocked      bool
 	noBlock      bool // ctx ended while blocked: decide early instead
 	sampledCount int64
-	droppedCount int64
+	droppedCount int64 // not kept, vetoed included
+	vetoedCount  int64 // dropped by a drop policy
 }
 
 func (s *shard) lookup(id pcommon.TraceID) (uint32, bool) {
@@ -256,6 +261,7 @@ func (s *shard) newEntry(id pcommon.TraceID, firstSeen int64) uint32 {
 	e.deadline = firstSeen + s.p.dw
 	e.firstStart, e.lastEnd = 0, 0
 	e.bytes = 0
+	e.size = traceSize{}
 	e.root = -1
 	e.state = statePending
 	e.ingestKeep, e.ingestPol, e.override = false, "", 0
@@ -278,6 +284,16 @@ func (s *shard) schedule(at int64, idx, gen uint32) {
 
 func (s *shard) addSpan(idx uint32, it *ingestItem, now int64, out *outBuilder, st *ingestStats) {
 	e := &s.entries[idx]
+	if it.ref.b.sizes != nil {
+		var prev spanRef
+		if n := len(e.refs); n > 0 {
+			prev = e.refs[n-1]
+		}
+		e.size.add(it.ref, int64(it.bytes), prev, len(e.refs) > 0)
+		grown := e.size.parts() - e.bytes
+		e.bytes += grown
+		s.bytes += grown
+	}
 	e.refs = append(e.refs, it.ref)
 	if len(e.refs) == 1 || it.start < e.firstStart {
 		e.firstStart = it.start
@@ -285,8 +301,6 @@ func (s *shard) addSpan(idx uint32, it *ingestItem, now int64, out *outBuilder, 
 	if it.end > e.lastEnd {
 		e.lastEnd = it.end
 	}
-	e.bytes += int64(it.bytes)
-	s.bytes += int64(it.bytes)
 	if it.root && e.root < 0 {
 		e.root = int32(len(e.refs) - 1)
 		if s.p.dwr > 0 && e.state == statePending {
@@ -314,7 +328,7 @@ func (s *shard) snapshot(idx uint32) traceView {
 		bytes:      -1,
 	}
 	if s.p.needBytes {
-		v.bytes = int(e.bytes)
+		v.bytes = int(e.size.traces())
 	}
 	return v
 }
@@ -356,7 +370,7 @@ func (s *shard) evaluateOnIngest(idx uint32, out *outBuilder, st *ingestStats, n
 	v := s.snapshot(idx)
 	d, pol := s.p.policies.Decide(s.p.runCtx, &v)
 	switch {
-	case d == Dropped:
+	case d == policy.Dropped:
 		s.finalize(idx, false, pol, out, now, st)
 	case keeps(d) && !s.p.hasDropPolicy:
 		s.finalize(idx, true, pol, out, now, st)
@@ -365,7 +379,7 @@ func (s *shard) evaluateOnIngest(idx uint32, out *outBuilder, st *ingestStats, n
 	}
 }
 
-func keeps(d Decision) bool { return d == Sampled || d == InvertSampled }
+func keeps(d policy.Decision) bool { return d.Samples() }
 
 // finalize applies a decision to every span of the trace (including spans
 // that arrived while its policies ran), records it in a decision cache and
@@ -389,6 +403,11 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 	} else {
 		s.notSampled.add(e.id, at, policy != "")
 		st.droppedCount++
+		// Of the traces not kept, only those a drop policy vetoed name a
+		// policy (unless a peer's decision overrode a keep).
+		if policy != "" && e.override == 0 {
+			st.vetoedCount++
+		}
 	}
 	s.p.tel.removalAge.Record(s.p.runCtx, (now-e.firstSeen)/int64(time.Second))
 	s.release(idx)
@@ -407,6 +426,7 @@ func (s *shard) release(idx uint32) {
 	}
 	s.bytes -= e.bytes
 	e.bytes = 0
+	e.size = traceSize{}
 	e.state = stateFree
 	e.gen++
 	e.ingestPol = ""
@@ -460,11 +480,11 @@ func (s *shard) decideDue(maxRound int) (next int64, more bool) {
 	s.decisions = s.decisions[:0]
 	s.policies = s.policies[:0]
 	for i := range s.views {
-		d, pol := p.policies.decide(p.runCtx, &s.views[i], &s.tally)
+		d, pol := p.policies.DecideTally(p.runCtx, &s.views[i], &s.tally)
 		s.decisions = append(s.decisions, d)
 		s.policies = append(s.policies, pol)
 	}
-	p.policies.flush(p.runCtx, &s.tally)
+	p.policies.Flush(p.runCtx, &s.tally)
 
 	s.mu.Lock()
 	now = p.nowNanos()

@@ -180,7 +180,7 @@ func TestHandoffVariants(t *testing.T) {
 		name, file, base, agent string
 		endpoint, listen        string
 	}{
-		{"kubernetes", "gateway-config-handoff.yaml", "gateway-config.yaml", "agent-config.yaml", "10.0.0.7:4317", "0.0.0.0:4319"},
+		{"kubernetes", "gateway-config-handoff.yaml", "gateway-config.yaml", "agent-config.yaml", "10.0.0.7:4317", "10.0.0.7:4319"},
 		{"loopback", "gateway-config.loopback-handoff.yaml", "gateway-config.loopback.yaml", "agent-config.loopback-dns.yaml", "127.0.0.9:4317", "127.0.0.9:4319"},
 	}
 	for _, tt := range tests {
@@ -192,6 +192,15 @@ func TestHandoffVariants(t *testing.T) {
 			h := ts.Handoff.Get()
 			assert.Equal(t, tt.endpoint, h.Endpoint)
 			assert.Equal(t, tt.listen, h.Listen.NetAddr.Endpoint)
+			// Mutual TLS: the listener requires client certificates of the
+			// CA peers verify it with, and the same certificate both ways.
+			require.True(t, h.Listen.TLS.HasValue(), "handoff::listen::tls")
+			ltls := h.Listen.TLS.Get()
+			assert.NotEmpty(t, ltls.ClientCAFile)
+			assert.Equal(t, ltls.ClientCAFile, h.Client.TLS.CAFile)
+			assert.Equal(t, ltls.CertFile, h.Client.TLS.CertFile)
+			assert.Equal(t, ltls.KeyFile, h.Client.TLS.KeyFile)
+			assert.Equal(t, "gateway-collector-handoff.observability.svc", h.Client.TLS.ServerName)
 
 			agent, err := load(t, "../configs/"+tt.agent)
 			require.NoError(t, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
 	"github.com/tailgate-otel/tailgate/hashring"
 	"github.com/tailgate-otel/tailgate/internal/cputime"
+	"github.com/tailgate-otel/tailgate/internal/testcert"
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 	"github.com/tailgate-otel/tailgate/tailsampler"
 )
@@ -49,6 +50,12 @@ func BenchmarkGatewayThroughput(b *testing.B) {
 	b.Setenv("GATEWAY_HOSTNAME", "gateways.bench")
 	b.Setenv("DNS_NAMESERVER", dns.Addr())
 	b.Setenv("BACKEND_ENDPOINT", "127.0.0.1:1")
+	// The handoff listener's mutual-TLS certificate.
+	tlsDir := b.TempDir()
+	if err := testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Setenv("HANDOFF_TLS_DIR", tlsDir)
 
 	for _, on := range []bool{false, true} {
 		name := "handoff=off"

@@ -16,10 +16,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
 	"github.com/tailgate-otel/tailgate/examples/internal/wire"
 	"github.com/tailgate-otel/tailgate/examples/internal/workload"
+	"github.com/tailgate-otel/tailgate/internal/testcert"
 )
 
 // Scale-event and crash scenarios. Every scenario is its own deployment
@@ -116,6 +119,11 @@ type outcome struct {
 	events     []string
 	took       time.Duration
 	err        error
+	// With handoff: what an intruder got from a gateway's handoff port
+	// (plaintext, no certificate), and the gateways' count of failed TLS
+	// handshakes afterwards.
+	intruderErr error
+	refusedTLS  float64
 }
 
 // lossCounters are the counters that account for spans a process drops.
@@ -176,6 +184,11 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 		}
 	}
 	collectorBinary(t)
+	// The gateways' handoff runs over mutual TLS with one certificate, as
+	// the cert-manager example makes it (gateway-config.loopback-handoff.yaml
+	// reads HANDOFF_TLS_DIR).
+	tlsDir = t.TempDir()
+	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
 	results := make([]outcome, len(scenarios))
 	var wg sync.WaitGroup
 	for i, sc := range scenarios {
@@ -215,6 +228,14 @@ func checkOutcome(t *testing.T, r outcome) {
 	if !r.sc.handoff || crashNoReplica {
 		return // the comparisons: reported, not asserted
 	}
+	assert.Error(t, r.intruderErr, "a plaintext client is refused by the handoff listener")
+	assert.GreaterOrEqual(t, r.refusedTLS, 1.0, "and counted (handoff_refused{reason=tls_handshake})")
+	if !r.sc.event.crash() {
+		assert.Zero(t, r.handoff["otelcol_processor_tail_sampling_handoff_failures"], "every handoff between gateways went through mutual TLS")
+		if r.sc.event != steady {
+			assert.Positive(t, r.handoff["otelcol_processor_tail_sampling_handoff_traces_received"], "traces were handed off")
+		}
+	}
 	if r.sc.replicate && !r.sc.event.crash() {
 		assert.LessOrEqual(t, float64(r.duplicates)/float64(max(r.spans, 1)), 0.001, "≤ 0.1 %% duplicate spans at the sink (%d of %d)", r.duplicates, r.spans)
 	}
@@ -232,6 +253,22 @@ func checkOutcome(t *testing.T, r outcome) {
 		assert.GreaterOrEqual(t, float64(s.Errors.Complete)/float64(s.Errors.Sent), 0.999, "≥ 99.9 %% of error traces complete")
 	}
 	assert.LessOrEqual(t, float64(s.Split())/float64(s.Traces), 0.001, "≤ 0.1 %% of traces split")
+}
+
+// tlsDir holds the handoff's certificate (ca.crt, tls.crt, tls.key).
+var tlsDir string
+
+// intrude sends a well-formed OTLP request in plaintext to a gateway's
+// handoff listener, as any pod of the cluster could without the
+// NetworkPolicy, and returns the error it got.
+func intrude(ctx context.Context, addr string) error {
+	snd := wire.NewSender()
+	defer snd.Close()
+	td := ptrace.NewTraces()
+	td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty().SetTraceID(pcommon.TraceID{1})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return snd.Send(ctx, addr, td)
 }
 
 // scaleTable renders the results as the README's table.
@@ -326,6 +363,7 @@ func (d *deployment) startGateway(i, generation int) (*process, error) {
 		"BACKEND_ENDPOINT": d.sink.Addr(),
 		"GATEWAY_HOSTNAME": scaleHostname,
 		"DNS_NAMESERVER":   d.dns.Addr(),
+		"HANDOFF_TLS_DIR":  tlsDir,
 	}, extra)
 	if err != nil {
 		return nil, err
@@ -590,6 +628,12 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		running[i] = p
 	}
 	d.mu.Unlock()
+	if sc.handoff {
+		for i := range running {
+			out.intruderErr = intrude(ctx, d.gatewayHost(i)+":4319")
+			break
+		}
+	}
 	for i := range running {
 		d.scrapeGateway(ctx, i)
 	}
@@ -599,6 +643,11 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		}
 	}
 	out.handoff, out.losses = d.metrics, d.losses
+	for k, v := range d.metrics {
+		if strings.HasPrefix(k, "otelcol_processor_tail_sampling_handoff_refused") && strings.Contains(k, `reason="tls_handshake"`) {
+			out.refusedTLS += v
+		}
+	}
 	var stopErrs []error
 	for _, p := range d.agents {
 		stopErrs = append(stopErrs, p.stop(30*time.Second))

@@ -1,10 +1,12 @@
 // Package k8s holds the Kubernetes manifests of the article's deployment
 // (namespace, headless Service, gateway Deployment and PodDisruptionBudget,
-// agent DaemonSet and Service, ConfigMaps, RBAC for the k8s resolver) and the
-// tests that keep them honest: every manifest decodes strictly into its typed
+// agent DaemonSet and Service, ConfigMaps, RBAC for the k8s resolver), the
+// examples in optional/ applied only by hand (a HorizontalPodAutoscaler for
+// the gateways, a PodMonitor for the Prometheus Operator), and the tests
+// that keep them honest: every manifest decodes strictly into its typed
 // k8s.io/api object, so a misspelt field fails, and the objects agree with
-// each other (selectors, ConfigMap names and keys, ports, RBAC subjects) and
-// with examples/configs.
+// each other (selectors, ConfigMap names and keys, ports, probes, scrape
+// annotations, RBAC subjects) and with examples/configs.
 //
 // The package has no code to import; apply the YAML files in name order
 // (`kubectl apply -f examples/k8s/`).

@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +43,25 @@ type objects struct {
 	pdbs            map[string]*policyv1.PodDisruptionBudget
 	roles           map[string]*rbacv1.Role
 	roleBindings    map[string]*rbacv1.RoleBinding
+	networkPolicies map[string]*networkingv1.NetworkPolicy
+	hpas            map[string]*autoscalingv2.HorizontalPodAutoscaler
+	podMonitors     map[string]*podMonitor
+}
+
+// podMonitor is the part of the Prometheus Operator's PodMonitor that
+// optional/podmonitor.yaml uses, with the operator's field names; decoded
+// strictly like the rest, so a misspelt field fails.
+type podMonitor struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Selector            metav1.LabelSelector `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port     string `json:"port,omitempty"`
+			Path     string `json:"path,omitempty"`
+			Interval string `json:"interval,omitempty"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
 }
 
 // docSep splits a multi-document YAML stream.
@@ -73,6 +94,12 @@ func decodeStrict(doc []byte) (metav1.Object, string, error) {
 		obj = &rbacv1.Role{}
 	case "rbac.authorization.k8s.io/v1/RoleBinding":
 		obj = &rbacv1.RoleBinding{}
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		obj = &autoscalingv2.HorizontalPodAutoscaler{}
+	case "monitoring.coreos.com/v1/PodMonitor":
+		obj = &podMonitor{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	default:
 		return nil, "", fmt.Errorf("unexpected apiVersion/kind %q", tm.APIVersion+"/"+tm.Kind)
 	}
@@ -93,16 +120,23 @@ func decodeStrict(doc []byte) (metav1.Object, string, error) {
 	return obj, tm.Kind, nil
 }
 
-func loadObjects(t *testing.T) objects {
+// loadObjects reads the manifests `kubectl apply -f examples/k8s/` applies.
+func loadObjects(t *testing.T) objects { t.Helper(); return loadFrom(t, "*.yaml") }
+
+// loadOptional reads the examples in optional/, applied only by hand.
+func loadOptional(t *testing.T) objects { t.Helper(); return loadFrom(t, "optional/*.yaml") }
+
+func loadFrom(t *testing.T, pattern string) objects {
 	t.Helper()
 	o := objects{
 		namespaces: map[string]*corev1.Namespace{}, services: map[string]*corev1.Service{},
 		configMaps: map[string]*corev1.ConfigMap{}, serviceAccounts: map[string]*corev1.ServiceAccount{},
 		deployments: map[string]*appsv1.Deployment{}, daemonSets: map[string]*appsv1.DaemonSet{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, roles: map[string]*rbacv1.Role{},
-		roleBindings: map[string]*rbacv1.RoleBinding{},
+		roleBindings: map[string]*rbacv1.RoleBinding{}, hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{},
+		podMonitors: map[string]*podMonitor{}, networkPolicies: map[string]*networkingv1.NetworkPolicy{},
 	}
-	files, err := filepath.Glob("*.yaml")
+	files, err := filepath.Glob(pattern)
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
@@ -146,6 +180,15 @@ func loadObjects(t *testing.T) objects {
 			case *rbacv1.RoleBinding:
 				_, dup = o.roleBindings[v.Name]
 				o.roleBindings[v.Name] = v
+			case *autoscalingv2.HorizontalPodAutoscaler:
+				_, dup = o.hpas[v.Name]
+				o.hpas[v.Name] = v
+			case *podMonitor:
+				_, dup = o.podMonitors[v.Name]
+				o.podMonitors[v.Name] = v
+			case *networkingv1.NetworkPolicy:
+				_, dup = o.networkPolicies[v.Name]
+				o.networkPolicies[v.Name] = v
 			}
 			assert.False(t, dup, "%s: %s/%s declared twice", f, kind, obj.GetName())
 		}
@@ -176,6 +219,8 @@ func TestStrictDecodeRejectsTypos(t *testing.T) {
 		{"duplicate field", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: None, clusterIP: x}\n", false},
 		{"misplaced field", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: 1, containers: []}\n", false},
 		{"unknown kind", "apiVersion: v1\nkind: Servise\nmetadata: {name: a}\n", false},
+		{"PodMonitor", "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: a}\nspec: {podMetricsEndpoints: [{port: m}]}\n", true},
+		{"PodMonitor typo", "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: a}\nspec: {podMetricEndpoints: [{port: m}]}\n", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,8 +323,9 @@ func TestGatewayHandoff(t *testing.T) {
 
 	listen, ok := dig(t, h, "listen")["endpoint"].(string)
 	require.True(t, ok, "handoff::listen::endpoint")
-	_, port, found := strings.Cut(listen, ":")
-	require.True(t, found)
+	colon := strings.LastIndexByte(listen, ':')
+	require.Positive(t, colon, listen)
+	port := listen[colon+1:]
 	assert.True(t, hasContainerPort(c, "handoff", 0), "the handoff port is named")
 	assert.True(t, slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool {
 		return p.Name == "handoff" && fmt.Sprint(p.ContainerPort) == port
@@ -405,10 +451,16 @@ func TestConfigMapsMatchConfigs(t *testing.T) {
 		{"gateway-collector-config", "gateway-config-handoff.yaml"},
 		{"agent-collector-config", "agent-config.yaml"},
 		{"agent-collector-config", "agent-config-k8s.yaml"},
+		{"gateway-collector-config", opsKey},
+		{"agent-collector-config", opsKey},
 	} {
 		cm, ok := o.configMaps[tc.cm]
 		require.True(t, ok, tc.cm)
-		want, err := os.ReadFile(filepath.Join("..", "configs", tc.key))
+		file := tc.key
+		if tc.key == opsKey {
+			file = filepath.Join("overlays", opsKey)
+		}
+		want, err := os.ReadFile(filepath.Join("..", "configs", file))
 		require.NoError(t, err)
 		assert.Equal(t, string(want), cm.Data[tc.key], "%s[%s] differs from configs/%s", tc.cm, tc.key, tc.key)
 	}

@@ -1,6 +1,7 @@
 // Package ratelog keeps bad input and failing peers from flooding the log:
-// a warning is written at most once per interval, and the next one that is
-// written says how many were held back.
+// each warning message is written at most once per interval, and the next
+// one that is written says how many of that message were held back. One
+// message never hides another.
 //
 // Every component of tailgate counts each occurrence in a metric; the log
 // line is for a human, so one per interval is enough. A Limiter or Logger

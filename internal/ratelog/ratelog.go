@@ -1,6 +1,7 @@
 package ratelog
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,27 +36,33 @@ func (l *Limiter) Allow(now time.Time) (ok bool, held int64) {
 	}
 }
 
-// Logger writes warnings through a Limiter.
+// Logger writes warnings through one Limiter per message, so a frequent
+// warning never hides a different one: "next consumer refused" and
+// "dropping sampled spans at shutdown" each get their own interval.
+// Messages are the constant strings of call sites, so the set of limiters
+// stays as small as the set of call sites.
 type Logger struct {
-	log *zap.Logger
-	lim Limiter
+	log      *zap.Logger
+	interval time.Duration
+	limiters sync.Map // message -> *Limiter
 }
 
-// New returns a Logger writing to log (a no-op logger when nil) at most
-// once per interval.
+// New returns a Logger writing to log (a no-op logger when nil) each
+// message at most once per interval.
 func New(log *zap.Logger, interval time.Duration) *Logger {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Logger{log: log, lim: Limiter{interval: interval}}
+	return &Logger{log: log, interval: interval}
 }
 
-// Warn writes msg unless a warning was written less than an interval ago.
+// Warn writes msg unless the same message was written less than an
+// interval ago.
 func (r *Logger) Warn(msg string, fields ...zap.Field) { r.WarnAt(time.Now(), msg, fields...) }
 
 // WarnAt is Warn for callers that run on their own clock.
 func (r *Logger) WarnAt(now time.Time, msg string, fields ...zap.Field) {
-	ok, held := r.lim.Allow(now)
+	ok, held := r.limiter(msg).Allow(now)
 	if !ok {
 		return
 	}
@@ -63,4 +70,13 @@ func (r *Logger) WarnAt(now time.Time, msg string, fields ...zap.Field) {
 		fields = append(fields, zap.Int64("similar_not_logged", held))
 	}
 	r.log.Warn(msg, fields...)
+}
+
+// limiter returns msg's limiter; only a message's first warning allocates.
+func (r *Logger) limiter(msg string) *Limiter {
+	if l, ok := r.limiters.Load(msg); ok {
+		return l.(*Limiter)
+	}
+	l, _ := r.limiters.LoadOrStore(msg, NewLimiter(r.interval))
+	return l.(*Limiter)
 }

@@ -86,6 +86,23 @@ func TestLogger(t *testing.T) {
 	assert.Equal(t, int64(2), entries[1].ContextMap()["similar_not_logged"])
 }
 
+func TestLoggerLimitsEachMessageOnItsOwn(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	r := New(zap.New(core), time.Minute)
+	t0 := time.Unix(1000, 0)
+	r.WarnAt(t0, "next consumer refused")
+	r.WarnAt(t0.Add(time.Second), "dropping sampled spans at shutdown")
+	r.WarnAt(t0.Add(2*time.Second), "next consumer refused")
+	r.WarnAt(t0.Add(3*time.Second), "dropping sampled spans at shutdown")
+	r.WarnAt(t0.Add(time.Minute+time.Second), "dropping sampled spans at shutdown")
+	entries := logs.All()
+	require.Len(t, entries, 3)
+	assert.Equal(t, "next consumer refused", entries[0].Message)
+	assert.Equal(t, "dropping sampled spans at shutdown", entries[1].Message)
+	assert.Equal(t, "dropping sampled spans at shutdown", entries[2].Message)
+	assert.Equal(t, int64(1), entries[2].ContextMap()["similar_not_logged"])
+}
+
 func TestLoggerNil(t *testing.T) {
 	r := New(nil, time.Second)
 	r.Warn("goes nowhere") // must not panic

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -254,4 +255,43 @@ func TestSystemResolverPath(t *testing.T) {
 	srv.setRcode(mdns.RcodeSuccess)
 	srv.setA(gw)
 	rec.WaitFor(t, []string{}, wait)
+}
+
+// A DNS answer is untrusted input: a name with more addresses than
+// resolver.MaxEndpoints (the answers come over TCP, up to 64 KiB each) is
+// refused whole and the last good set stays; SRV targets that are not
+// valid host names are dropped and counted.
+func TestAnswersAreBounded(t *testing.T) {
+	srv := newTestServer(t)
+	srv.setA(gw, "10.0.0.1")
+	r, _, reader := startResolver(t, fastCfg(srv))
+	require.Equal(t, []string{"10.0.0.1:4317"}, r.Endpoints())
+
+	var ips []string
+	for i := range 3000 {
+		ips = append(ips, fmt.Sprintf("10.1.%d.%d", i>>8, i&255))
+	}
+	for i := range 2000 {
+		ips = append(ips, fmt.Sprintf("fd00::%x", i+1))
+	}
+	srv.setA(gw, ips...)
+	require.Eventually(t, func() bool { return reader.Refused(t, "dns", "too_many") > 0 }, wait, tick,
+		"failures %d, endpoints %d", reader.Resolutions(t, "dns", false), len(r.Endpoints()))
+	assert.Equal(t, []string{"10.0.0.1:4317"}, r.Endpoints(), "the last good set stays")
+	assert.Positive(t, srv.tcpQueries.Load(), "the answers were truncated over UDP and fetched over TCP")
+
+	srv.setA(gw, ips[:3000]...)
+	require.Eventually(t, func() bool { return len(r.Endpoints()) == 3000 }, wait, tick)
+
+	srv.setSRV("_otlp._tcp."+gw,
+		&mdns.SRV{Target: "gw-1.example.", Port: 4317},
+		&mdns.SRV{Target: "gw_2-.example.", Port: 4317},
+		&mdns.SRV{Target: "gw-3.example.", Port: 0},
+		&mdns.SRV{Target: ".", Port: 4317},
+	)
+	cfg := fastCfg(srv)
+	cfg.Hostname, cfg.RecordType = "_otlp._tcp."+gw, resolver.RecordTypeSRV
+	rs, _, sreader := startResolver(t, cfg)
+	assert.Equal(t, []string{"gw-1.example:4317"}, rs.Endpoints())
+	assert.Equal(t, int64(2), sreader.Refused(t, "dns", "invalid"))
 }

@@ -156,9 +156,12 @@ func appendSRV(out []string, target string, port uint16) []string {
 	if len(target) > 1 && target[len(target)-1] == '.' {
 		target = target[:len(target)-1]
 	}
-	ep, err := resolver.NormalizeEndpoint(net.JoinHostPort(target, strconv.Itoa(int(port))), 0)
+	hostport := net.JoinHostPort(target, strconv.Itoa(int(port)))
+	ep, err := resolver.NormalizeEndpoint(hostport, 0)
 	if err != nil {
-		return out // port 0 or a name we could not dial anyway
+		// Port 0 or a name we could not dial: left for the publisher to
+		// count and drop.
+		return append(out, hostport)
 	}
 	return append(out, ep)
 }

@@ -22,9 +22,11 @@ type testServer struct {
 	rcode int           // forced rcode when not RcodeSuccess
 	delay time.Duration // answer this late
 
-	queries atomic.Int64
-	stopCh  chan struct{}
-	srv     *mdns.Server
+	queries    atomic.Int64
+	tcpQueries atomic.Int64
+	stopCh     chan struct{}
+	srv        *mdns.Server
+	tcp        *mdns.Server
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -49,6 +51,14 @@ func (s *testServer) start(addr string) {
 	s.srv = &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(started) }}
 	go func() { _ = s.srv.ActivateAndServe() }()
 	<-started
+	// TCP on the same port, for answers truncated over UDP. Best effort:
+	// after a restart the port may be taken by another test's listener.
+	if ln, err := net.Listen("tcp", s.addr); err == nil {
+		tcpStarted := make(chan struct{})
+		s.tcp = &mdns.Server{Listener: ln, Handler: mdns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(tcpStarted) }}
+		go func() { _ = s.tcp.ActivateAndServe() }()
+		<-tcpStarted
+	}
 }
 
 // stop shuts the server down; queries then fail (port unreachable).
@@ -61,6 +71,10 @@ func (s *testServer) stop() {
 	s.mu.Unlock()
 	_ = s.srv.Shutdown()
 	s.srv = nil
+	if s.tcp != nil {
+		_ = s.tcp.Shutdown()
+		s.tcp = nil
+	}
 }
 
 // restart serves again on the same address.
@@ -111,6 +125,7 @@ func (s *testServer) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	m := new(mdns.Msg)
 	m.SetReply(req)
+	m.Compress = true // as real servers do: large answers fit a TCP message
 	switch {
 	case rcode != mdns.RcodeSuccess:
 		m.Rcode = rcode
@@ -140,6 +155,13 @@ func (s *testServer) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 				m.Answer = append(m.Answer, &rr)
 			}
 		}
+	}
+	if _, isUDP := w.RemoteAddr().(*net.UDPAddr); isUDP {
+		// As a real server does: what does not fit the client's buffer
+		// is truncated, and the client asks again over TCP.
+		m.Truncate(mdns.MinMsgSize)
+	} else {
+		s.tcpQueries.Add(1)
 	}
 	_ = w.WriteMsg(m)
 }

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -21,6 +22,8 @@ type Publisher struct {
 	tel      *Telemetry
 	listener resolver.Listener
 	limiter  *ratelog.Limiter
+	// invalidLog limits the warnings about invalid endpoints.
+	invalidLog *ratelog.Limiter
 
 	// notifyMu serialises compare-store-notify so that listener calls never
 	// overlap and arrive in the order the sets were resolved. It is distinct
@@ -42,11 +45,12 @@ func NewPublisher(kind string, set resolver.Settings, l resolver.Listener, logEv
 		return nil, err
 	}
 	return &Publisher{
-		kind:     kind,
-		log:      log.With(zap.String("resolver", kind)),
-		tel:      tel,
-		listener: l,
-		limiter:  ratelog.NewLimiter(logEvery),
+		kind:       kind,
+		log:        log.With(zap.String("resolver", kind)),
+		tel:        tel,
+		listener:   l,
+		limiter:    ratelog.NewLimiter(logEvery),
+		invalidLog: ratelog.NewLimiter(logEvery),
 	}, nil
 }
 
@@ -55,9 +59,26 @@ func (p *Publisher) Logger() *zap.Logger { return p.log }
 
 // Success records a successful resolution that found eps (any order, may
 // hold duplicates; the slice is not kept) and notifies the listener if the
-// set changed. It reports whether it did.
+// set changed. It reports whether it did. Endpoints that are not a valid
+// host:port are dropped, counted and logged; a set larger than
+// resolver.MaxEndpoints is refused whole (counted as a failed resolution,
+// the last good set stays): a partial set would route differently from a
+// peer that saw another part.
 func (p *Publisher) Success(ctx context.Context, eps []string) bool {
-	next := resolver.SortDedupe(slices.Clone(eps))
+	next, invalid := valid(eps)
+	if invalid > 0 {
+		p.tel.refused(ctx, invalid, false)
+		if ok, held := p.invalidLog.Allow(time.Now()); ok {
+			p.log.Warn("resolver returned endpoints that are not a valid host:port; ignoring them",
+				zap.Int("invalid", invalid), zap.Int("valid", len(next)), zap.Int64("similar_not_logged", held))
+		}
+	}
+	next = resolver.SortDedupe(next)
+	if len(next) > resolver.MaxEndpoints {
+		p.tel.refused(ctx, len(next), true)
+		p.Failure(ctx, fmt.Errorf("%d endpoints: %w", len(next), resolver.ErrTooManyEndpoints))
+		return false
+	}
 	if next == nil {
 		next = []string{}
 	}
@@ -80,6 +101,22 @@ func (p *Publisher) Success(ctx context.Context, eps []string) bool {
 		p.listener(slices.Clone(next))
 	}
 	return true
+}
+
+// valid returns a copy of the endpoints of eps that are a valid host:port
+// (as written: a valid endpoint is never rewritten, so that rings built by
+// releases that did not check stay identical), and how many were not.
+func valid(eps []string) ([]string, int) {
+	out := make([]string, 0, len(eps))
+	invalid := 0
+	for _, ep := range eps {
+		if _, err := resolver.NormalizeEndpoint(ep, 0); err != nil {
+			invalid++
+			continue
+		}
+		out = append(out, ep)
+	}
+	return out, invalid
 }
 
 // Failure records a failed resolution; the last good set stays. The error

@@ -18,6 +18,10 @@ const (
 	MetricNumResolutions    = "otelcol_loadbalancer_num_resolutions"
 	MetricNumBackends       = "otelcol_loadbalancer_num_backends"
 	MetricNumBackendUpdates = "otelcol_loadbalancer_num_backend_updates"
+	// MetricEndpointsRefused is tailgate's own (additive): endpoints a
+	// resolution returned that were not published, by reason: invalid (not
+	// a host:port) or too_many (the set was over resolver.MaxEndpoints).
+	MetricEndpointsRefused = "otelcol_loadbalancer_endpoints_refused"
 )
 
 // Telemetry records the three resolver metrics for one mechanism.
@@ -25,8 +29,10 @@ type Telemetry struct {
 	resolutions metric.Int64Counter
 	backends    metric.Int64Gauge
 	updates     metric.Int64Counter
+	refusedEps  metric.Int64Counter
 
-	ok, fail, kind metric.MeasurementOption
+	ok, fail, kind   metric.MeasurementOption
+	invalid, tooMany metric.MeasurementOption
 }
 
 // NewTelemetry creates the instruments; a nil provider records nothing.
@@ -52,7 +58,14 @@ func NewTelemetry(mp metric.MeterProvider, kind string) (*Telemetry, error) {
 		metric.WithUnit("{updates}")); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", MetricNumBackendUpdates, err)
 	}
+	if t.refusedEps, err = m.Int64Counter(MetricEndpointsRefused,
+		metric.WithDescription("Endpoints a resolution returned that were not published (invalid, or a set over the limit)."),
+		metric.WithUnit("{endpoints}")); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", MetricEndpointsRefused, err)
+	}
 	r := attribute.String("resolver", kind)
+	t.invalid = metric.WithAttributeSet(attribute.NewSet(r, attribute.String("reason", "invalid")))
+	t.tooMany = metric.WithAttributeSet(attribute.NewSet(r, attribute.String("reason", "too_many")))
 	// Attribute sets are built once: recording then allocates nothing.
 	t.ok = metric.WithAttributeSet(attribute.NewSet(r, attribute.Bool("success", true)))
 	t.fail = metric.WithAttributeSet(attribute.NewSet(r, attribute.Bool("success", false)))
@@ -72,3 +85,11 @@ func (t *Telemetry) backendCount(ctx context.Context, n int) {
 	t.backends.Record(ctx, int64(n), t.kind)
 }
 func (t *Telemetry) backendUpdate(ctx context.Context) { t.updates.Add(ctx, 1, t.kind) }
+
+func (t *Telemetry) refused(ctx context.Context, n int, tooMany bool) {
+	if tooMany {
+		t.refusedEps.Add(ctx, int64(n), t.tooMany)
+	} else {
+		t.refusedEps.Add(ctx, int64(n), t.invalid)
+	}
+}

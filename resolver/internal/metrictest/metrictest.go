@@ -85,3 +85,9 @@ func (r *Reader) Updates(t testing.TB, kind string) int64 {
 	t.Helper()
 	return r.Get(t, "otelcol_loadbalancer_num_backend_updates", attribute.String("resolver", kind))
 }
+
+// Refused returns endpoints_refused{resolver=kind,reason=reason}.
+func (r *Reader) Refused(t testing.TB, kind, reason string) int64 {
+	t.Helper()
+	return r.Get(t, "otelcol_loadbalancer_endpoints_refused", attribute.String("resolver", kind), attribute.String("reason", reason))
+}

@@ -2,11 +2,16 @@ package handoff
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 )
@@ -134,4 +139,66 @@ func BenchmarkReplicate(b *testing.B) {
 		})
 		b.ReportMetric(float64(spans*b.N)/b.Elapsed().Seconds(), "spans/s")
 	})
+}
+
+// countingBuffer is a Buffer that only counts what it is given, so that a
+// benchmark measures the engine's side of an import.
+type countingBuffer struct {
+	noopBuffer
+	spans, imports int
+}
+
+type noopBuffer struct{}
+
+func (noopBuffer) TakeNotOwned(func(pcommon.TraceID) bool) []Pending      { return nil }
+func (noopBuffer) RecentDecisions(time.Time, func(pcommon.TraceID, bool)) {}
+func (noopBuffer) ImportDecision(pcommon.TraceID, bool)                   {}
+func (noopBuffer) ImportTrace(context.Context, ptrace.Traces, time.Time) error {
+	return nil
+}
+
+func (b *countingBuffer) ImportTrace(_ context.Context, td ptrace.Traces, _ time.Time) error {
+	b.spans += td.SpanCount()
+	b.imports++
+	return nil
+}
+
+// BenchmarkDecodeWorstCase is the receiver's cost of the costliest request
+// shape, through the listener's handler: n one-span ResourceSpans, each
+// with its own first-seen, over n/10 traces (one group and one
+// ImportTrace per ResourceSpans). ns/span must stay flat as n grows:
+// grouping used to compare every group with every other (quadratic).
+func BenchmarkDecodeWorstCase(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("spans=%d", n), func(b *testing.B) {
+			cfg := NewDefaultConfig()
+			cfg.Endpoint = epA
+			cfg.Resolver.Static = &resolverStatic
+			cfg.MaxSpansPerRequest = n
+			cfg.MaxTracesPerRequest = n
+			cfg.AcceptFrom = AcceptAny // the handler is called without a network peer
+			buf := &countingBuffer{}
+			e, err := New(cfg, componenttest.NewNopTelemetrySettings(), buf)
+			require.NoError(b, err)
+			h := &handler{e: e}
+			src := worstCase(n, n/10)
+			td := ptrace.NewTraces()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				src.CopyTo(td)
+				req := ptraceotlp.NewExportRequestFromTraces(td)
+				b.StartTimer()
+				if _, err := h.Export(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			require.Equal(b, n*b.N, buf.spans)
+			require.Equal(b, n*b.N, buf.imports)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/span")
+			require.NoError(b, e.Shutdown(ctx))
+		})
+	}
 }

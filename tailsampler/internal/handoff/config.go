@@ -67,6 +67,21 @@ type Config struct {
 	// long it keeps a kept trace after the owner's decision (the owner's
 	// batch and export may still lose it if it crashes). Zero: 5s.
 	ReplicaGrace time.Duration `mapstructure:"replica_grace"`
+	// AcceptFrom says whose data the handoff listener accepts: `ring` (the
+	// hosts of this gateway's view of the set, and those that left it in
+	// the last 5 minutes), `authenticated` (any sender the listener
+	// authenticated: listen::auth, or a TLS client certificate verified
+	// against listen::tls::client_ca_file) or `any`. Empty: authenticated
+	// when the listener authenticates its clients, else ring.
+	AcceptFrom string `mapstructure:"accept_from"`
+	// MaxSpansPerRequest bounds the spans (data and decisions) of one
+	// request from a peer; a request with more is refused. Senders split
+	// what they send to stay within it. Zero: 65536.
+	MaxSpansPerRequest int `mapstructure:"max_spans_per_request"`
+	// MaxTracesPerRequest bounds the distinct traces (data and decisions)
+	// of one request from a peer; a request with more is refused. Senders
+	// split what they send to stay within it. Zero: 16384.
+	MaxTracesPerRequest int `mapstructure:"max_traces_per_request"`
 }
 
 // DefaultReplicaGrace covers a batch processor's default 5s timeout after
@@ -140,16 +155,59 @@ func (c *Config) Validate() error {
 	if c.HopLimit < 0 || c.HopLimit > maxHopLimit {
 		errs = append(errs, fmt.Errorf("handoff::hop_limit: %d: must be between 1 and %d", c.HopLimit, maxHopLimit))
 	}
+	switch c.AcceptFrom {
+	case "", AcceptRing, AcceptAny:
+	case AcceptAuthenticated:
+		if !c.listenAuthenticates() {
+			errs = append(errs, errors.New("handoff::accept_from: authenticated needs a listener that authenticates its clients: set handoff::listen::auth, or handoff::listen::tls::client_ca_file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("handoff::accept_from: %q: must be one of ring, authenticated, any", c.AcceptFrom))
+	}
+	if c.MaxSpansPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("handoff::max_spans_per_request: must be positive, got %d", c.MaxSpansPerRequest))
+	}
+	if c.MaxTracesPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("handoff::max_traces_per_request: must be positive, got %d", c.MaxTracesPerRequest))
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 }
 
+// listenAuthenticates reports whether the listener authenticates its
+// clients: an auth extension, or TLS that requires client certificates.
+func (c *Config) listenAuthenticates() bool {
+	if c.Listen.Auth.HasValue() {
+		return true
+	}
+	return c.Listen.TLS.HasValue() && c.Listen.TLS.Get().ClientCAFile != ""
+}
+
 // resolved is a validated Config with every default applied.
 type resolved struct {
 	Config
-	self string // normalised Endpoint
+	self       string // normalised Endpoint
+	acceptFrom string // AcceptFrom with its default
+}
+
+// grpcDefaultMaxRecvMsgSize is gRPC's receive limit when
+// listen::max_recv_msg_size_mib is not set.
+const grpcDefaultMaxRecvMsgSize = 4 << 20
+
+// limits are the per-request limits this gateway enforces on what it
+// receives, and keeps to in what it sends (peers run the same config).
+func (r resolved) limits() requestLimits {
+	return requestLimits{spans: r.MaxSpansPerRequest, traces: r.MaxTracesPerRequest}
+}
+
+// maxRecvBytes is the largest message the listener accepts.
+func (r resolved) maxRecvBytes() int {
+	if mib := r.Listen.MaxRecvMsgSizeMiB; mib > 0 && mib <= 1<<20 {
+		return mib << 20
+	}
+	return grpcDefaultMaxRecvMsgSize
 }
 
 func (c Config) resolve(decisionWait time.Duration) (resolved, error) {
@@ -186,7 +244,20 @@ func (c Config) resolve(decisionWait time.Duration) (resolved, error) {
 	if c.ReplicaGrace == 0 {
 		c.ReplicaGrace = DefaultReplicaGrace
 	}
-	return resolved{Config: c, self: self}, nil
+	if c.MaxSpansPerRequest == 0 {
+		c.MaxSpansPerRequest = DefaultMaxSpansPerRequest
+	}
+	if c.MaxTracesPerRequest == 0 {
+		c.MaxTracesPerRequest = DefaultMaxTracesPerRequest
+	}
+	accept := c.AcceptFrom
+	if accept == "" {
+		accept = AcceptRing
+		if c.listenAuthenticates() {
+			accept = AcceptAuthenticated
+		}
+	}
+	return resolved{Config: c, self: self, acceptFrom: accept}, nil
 }
 
 // PeerAddress returns the handoff address of the peer whose ring endpoint

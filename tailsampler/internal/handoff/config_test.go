@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/tailgate-otel/tailgate/resolver"
@@ -51,6 +53,16 @@ func TestConfigValidate(t *testing.T) {
 			`handoff::listen::endpoint: "nohostport"`,
 		}},
 		{"negative hop limit", func(c *Config) { c.HopLimit = -1 }, []string{"handoff::hop_limit: -1"}},
+		{"unknown accept_from", func(c *Config) { c.AcceptFrom = "friends" }, []string{
+			`handoff::accept_from: "friends": must be one of ring, authenticated, any`,
+		}},
+		{"accept_from authenticated without authentication", func(c *Config) { c.AcceptFrom = AcceptAuthenticated }, []string{
+			"handoff::accept_from: authenticated needs a listener that authenticates its clients",
+		}},
+		{"negative request limits", func(c *Config) { c.MaxSpansPerRequest, c.MaxTracesPerRequest = -1, -2 }, []string{
+			"handoff::max_spans_per_request: must be positive, got -1",
+			"handoff::max_traces_per_request: must be positive, got -2",
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
@@ -83,6 +95,27 @@ func TestConfigResolve(t *testing.T) {
 			assert.Equal(t, 1, r.HopLimit)
 			assert.Equal(t, DefaultTimeout, r.Client.Timeout)
 			assert.True(t, r.Client.TLS.Insecure)
+			assert.Equal(t, requestLimits{spans: DefaultMaxSpansPerRequest, traces: DefaultMaxTracesPerRequest}, r.limits())
+			assert.Equal(t, 4<<20, r.maxRecvBytes())
+			assert.Equal(t, AcceptRing, r.acceptFrom)
+		}},
+		{"an authenticating listener accepts authenticated senders", func(c *Config) {
+			c.Listen.TLS = configoptional.Some(configtls.ServerConfig{ClientCAFile: "ca.crt"})
+		}, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, AcceptAuthenticated, r.acceptFrom)
+		}},
+		{"explicit accept_from wins", func(c *Config) {
+			c.Listen.TLS = configoptional.Some(configtls.ServerConfig{ClientCAFile: "ca.crt"})
+			c.AcceptFrom = AcceptRing
+		}, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, AcceptRing, r.acceptFrom)
+		}},
+		{"request limits", func(c *Config) {
+			c.MaxSpansPerRequest, c.MaxTracesPerRequest = 10, 5
+			c.Listen.MaxRecvMsgSizeMiB = 16
+		}, 0, func(t *testing.T, r resolved) {
+			assert.Equal(t, requestLimits{spans: 10, traces: 5}, r.limits())
+			assert.Equal(t, 16<<20, r.maxRecvBytes())
 		}},
 		{"window from decision_wait", func(c *Config) {}, 10 * time.Second, func(t *testing.T, r resolved) {
 			assert.Equal(t, 10*time.Second, r.Window)

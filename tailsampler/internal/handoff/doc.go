@@ -36,6 +36,16 @@
 // ResourceSpans with AttrDecision carries only trace IDs. The receiver
 // removes the markers before the data reaches the Buffer.
 //
+// # Trust
+//
+// The listener applies nothing of a request from a sender accept_from
+// does not admit (the gateway set, or authenticated peers), nor of one
+// whose markers are malformed or that is over max_spans_per_request or
+// max_traces_per_request; decoding is linear in the request. Every
+// refusal, including failed TLS handshakes, refused credentials and
+// messages over the size limit, is counted by reason and logged at most
+// once per interval.
+//
 // # Guarantees
 //
 //   - Owns is lock-free and allocation-free; Route allocates only when it

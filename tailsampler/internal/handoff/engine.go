@@ -59,7 +59,18 @@ type Engine struct {
 
 	logSend, logBad, logImport *ratelog.Logger
 
+	// chunkLimits bound every request sent to a peer.
+	chunkLimits chunkLimits
+
 	cur atomic.Pointer[view]
+
+	// senders recognises the gateways of the view (accept_from: ring);
+	// resolving is set while its host names are being resolved.
+	senders   *peerFilter
+	resolving atomic.Bool
+	// dial makes connections to peers leave from this gateway's ring
+	// address; nil: the system's choice.
+	dial func(context.Context, string) (net.Conn, error)
 
 	mu        sync.Mutex // guards everything below up to peers
 	state     int
@@ -115,6 +126,9 @@ func New(cfg Config, set component.TelemetrySettings, buf Buffer, opts ...Option
 	if set.Logger == nil {
 		set.Logger = zap.NewNop()
 	}
+	if o.maxRequestBytes == 0 {
+		o.maxRequestBytes = rc.maxRecvBytes() / 2
+	}
 	m, err := newMetrics(set.MeterProvider)
 	if err != nil {
 		return nil, fmt.Errorf("handoff: metrics: %w", err)
@@ -129,9 +143,15 @@ func New(cfg Config, set component.TelemetrySettings, buf Buffer, opts ...Option
 		logBad:    ratelog.New(set.Logger, o.logInterval),
 		logImport: ratelog.New(set.Logger, o.logInterval),
 		peers:     map[string]*peerConn{},
-		fwd:       make(chan ptrace.Traces, fwdQueue),
-		sem:       make(chan struct{}, maxInFlight),
-		stopping:  make(chan struct{}),
+		senders:   newPeerFilter(),
+		chunkLimits: chunkLimits{
+			bytes:  o.maxRequestBytes,
+			spans:  rc.MaxSpansPerRequest,
+			traces: rc.MaxTracesPerRequest,
+		},
+		fwd:      make(chan ptrace.Traces, fwdQueue),
+		sem:      make(chan struct{}, maxInFlight),
+		stopping: make(chan struct{}),
 	}
 	e.sendCtx, e.sendCancel = context.WithCancel(context.Background())
 	e.cur.Store(ownEverything)
@@ -170,7 +190,7 @@ func (e *Engine) Start(ctx context.Context, host component.Host) error {
 		e.mu.Unlock()
 		return fmt.Errorf("handoff: listen on %s: %w", e.cfg.Listen.NetAddr.Endpoint, err)
 	}
-	srv, err := e.cfg.Listen.ToServer(ctx, e.ext, e.set)
+	srv, err := e.newServer(ctx)
 	if err != nil {
 		e.mu.Unlock()
 		_ = ln.Close()
@@ -188,6 +208,8 @@ func (e *Engine) Start(ctx context.Context, host component.Host) error {
 		srv.RegisterService(&replicaServiceDesc, e.rep)
 	}
 	e.ln, e.srv, e.res = ln, srv, res
+	e.dial = sourceDialer(e.cfg.self)
+	e.warnIfPlaintext()
 	e.state = stateStarted
 	e.wg.Go(func() {
 		// Serve returns when the server stops, which is how it ends.
@@ -276,6 +298,9 @@ func (e *Engine) onEndpoints(endpoints []string) {
 		return
 	}
 	e.endpoints = endpoints
+	if names := e.senders.update(endpoints, time.Now()); len(names) > 0 {
+		e.resolveNamesLocked(names)
+	}
 	// A gateway removed from the set after it was a member is leaving
 	// (a terminating pod leaves the endpoints before its preStop hook
 	// ends): it hands its traces off now, as Drain would, instead of

@@ -179,7 +179,9 @@ func TestStaleRoutingForwardsOnceNeverLoops(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCluster(t)
-			o := nodeOpt{hopLimit: tt.hopLimit}
+			// The views disagree for good: B never learns of A, so B
+			// accepts A's forwards only with accept_from: any.
+			o := nodeOpt{hopLimit: tt.hopLimit, acceptFrom: AcceptAny}
 			var nodes []*node
 			for i, ep := range []string{epA, epB, epC, epD} {
 				nodes = append(nodes, c.add(ep, views[i], o))

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
@@ -361,6 +362,7 @@ func deadAddress(t testing.TB) string {
 }
 
 type node struct {
+	host   component.Host
 	ep     string
 	e      *Engine
 	buf    *fakeBuffer
@@ -369,9 +371,14 @@ type node struct {
 }
 
 type nodeOpt struct {
-	hopLimit int
-	window   time.Duration
-	noStart  bool
+	hopLimit   int
+	window     time.Duration
+	noStart    bool
+	host       component.Host
+	acceptFrom string
+	logger     *zap.Logger
+	modify     func(*Config)
+	options    []Option
 	// replicate turns replication on; the node listens on an address
 	// reserved for its endpoint (see cluster.reserve).
 	replicate    bool
@@ -395,21 +402,29 @@ func (c *cluster) add(ep string, initial []string, o nodeOpt) *node {
 	cfg.HopLimit = o.hopLimit
 	cfg.Window = o.window
 	cfg.Client.Timeout = 2 * time.Second
-	n := &node{ep: ep, buf: newFakeBuffer(), reader: sdkmetric.NewManualReader()}
+	cfg.AcceptFrom = o.acceptFrom
+	if o.modify != nil {
+		o.modify(&cfg)
+	}
+	n := &node{ep: ep, host: o.host, buf: newFakeBuffer(), reader: sdkmetric.NewManualReader()}
 	set := componenttest.NewNopTelemetrySettings()
 	set.Logger = zaptest.NewLogger(t)
+	if o.logger != nil {
+		set.Logger = o.logger
+	}
 	set.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(n.reader))
-	e, err := New(cfg, set, n.buf,
+	opts := append([]Option{
 		WithResolverFactory(func(_ resolver.Config, set resolver.Settings, l resolver.Listener) (resolver.Resolver, error) {
 			r, err := manual.New(set, l, initial...)
 			n.res = r
 			return r, err
 		}),
 		WithPeerAddress(c.peerAddress),
-		WithInitialBackoff(20*time.Millisecond),
+		WithInitialBackoff(20 * time.Millisecond),
 		WithSettleDelay(-1),
 		WithDecisionWait(o.decisionWait),
-	)
+	}, o.options...)
+	e, err := New(cfg, set, n.buf, opts...)
 	require.NoError(t, err)
 	n.e = e
 	if o.noStart {
@@ -427,7 +442,11 @@ func (c *cluster) add(ep string, initial []string, o nodeOpt) *node {
 }
 
 func (n *node) start(c *cluster) {
-	require.NoError(c.t, n.e.Start(context.Background(), componenttest.NewNopHost()))
+	host := n.host
+	if host == nil {
+		host = componenttest.NewNopHost()
+	}
+	require.NoError(c.t, n.e.Start(context.Background(), host))
 	c.mu.Lock()
 	c.addrs[n.ep] = n.e.Addr().String()
 	c.mu.Unlock()

@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -42,25 +43,30 @@ func mark(td ptrace.Traces, hop int, firstSeen time.Time) {
 	}
 }
 
-// appendDecisions appends one ResourceSpans per decision value to td.
+// decisionsPerResource bounds the decisions of one ResourceSpans, so that
+// a sender can split many decisions into requests that stay within the
+// receiver's limits (requests are split between ResourceSpans).
+const decisionsPerResource = 1024
+
+// appendDecisions appends the decisions to td, in ResourceSpans of at most
+// decisionsPerResource decisions of one value each.
 func appendDecisions(td ptrace.Traces, hop int, sampled, notSampled []pcommon.TraceID) {
 	for _, d := range []struct {
 		value string
 		ids   []pcommon.TraceID
 	}{{DecisionSampled, sampled}, {DecisionNotSampled, notSampled}} {
-		if len(d.ids) == 0 {
-			continue
-		}
-		rs := td.ResourceSpans().AppendEmpty()
-		attrs := rs.Resource().Attributes()
-		attrs.PutInt(AttrHop, int64(hop))
-		attrs.PutStr(AttrDecision, d.value)
-		ss := rs.ScopeSpans().AppendEmpty()
-		ss.Scope().SetName(decisionScope)
-		spans := ss.Spans()
-		spans.EnsureCapacity(len(d.ids))
-		for _, id := range d.ids {
-			spans.AppendEmpty().SetTraceID(id)
+		for ids := range slices.Chunk(d.ids, decisionsPerResource) {
+			rs := td.ResourceSpans().AppendEmpty()
+			attrs := rs.Resource().Attributes()
+			attrs.PutInt(AttrHop, int64(hop))
+			attrs.PutStr(AttrDecision, d.value)
+			ss := rs.ScopeSpans().AppendEmpty()
+			ss.Scope().SetName(decisionScope)
+			spans := ss.Spans()
+			spans.EnsureCapacity(len(ids))
+			for _, id := range ids {
+				spans.AppendEmpty().SetTraceID(id)
+			}
 		}
 	}
 }
@@ -82,69 +88,52 @@ type decision struct {
 type decoded struct {
 	groups    []group
 	decisions []decision
-	// malformed counts ResourceSpans whose markers were missing or invalid;
-	// their data is still in groups, with hop = unknownHop (never
-	// forwarded again) and firstSeen = now.
-	malformed int
 }
 
-// unknownHop is the hop given to data whose hop marker is missing or
-// invalid: larger than any hop_limit, so it is kept where it arrived.
-const unknownHop = maxHopLimit + 1
+// groupKey identifies a group: data is kept together only when both
+// markers are equal.
+type groupKey struct {
+	hop       int
+	firstSeen int64
+}
 
 // decode consumes td (its ResourceSpans are moved out) and returns its
 // groups with markers removed, one group per distinct (hop, first-seen),
-// and its decisions. now bounds first-seen times from the future and
-// replaces missing ones. It never panics on any input.
+// and its decisions. It runs in time linear in the number of spans and
+// ResourceSpans of td, whatever the number of distinct first-seen times.
+// now bounds first-seen times from the future. td must have passed
+// inspect: decode does not validate again, and skips what it cannot read.
 func decode(td ptrace.Traces, now time.Time) decoded {
 	var out decoded
+	index := map[groupKey]int{}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		attrs := rs.Resource().Attributes()
-		hop, hopOK := readHop(attrs)
-		bad := !hopOK
+		hop, _ := readHop(attrs)
 		if v, ok := attrs.Get(AttrDecision); ok {
-			if sampled, valid := parseDecision(v); valid {
-				// Decisions are never forwarded again: a bad hop only
-				// says the sender is not well-formed.
-				var emptyIDs bool
-				out.decisions, emptyIDs = appendDecisionSpans(out.decisions, rs, sampled)
-				if bad || emptyIDs {
-					out.malformed++
-				}
-				continue
-			}
-			// Not a decision we understand: keep what it carries as data
-			// rather than drop spans that may be real.
-			attrs.Remove(AttrDecision)
-			bad = true
+			sampled, _ := parseDecision(v)
+			out.decisions = appendDecisionSpans(out.decisions, rs, sampled)
+			continue
 		}
-		firstSeen, fsOK := readFirstSeen(attrs, now)
+		firstSeen, _ := readFirstSeen(attrs)
+		if firstSeen.After(now) {
+			// A peer's clock ahead of ours would postpone the decision;
+			// the trace cannot have been seen later than now.
+			firstSeen = now
+		}
 		attrs.Remove(AttrHop)
 		attrs.Remove(AttrFirstSeen)
-		if !fsOK {
-			bad = true
+		k := groupKey{hop: hop, firstSeen: firstSeen.UnixNano()}
+		gi, ok := index[k]
+		if !ok {
+			gi = len(out.groups)
+			index[k] = gi
+			out.groups = append(out.groups, group{hop: hop, firstSeen: firstSeen, td: ptrace.NewTraces()})
 		}
-		if bad {
-			out.malformed++
-			// Whatever it is, it is kept where it arrived.
-			hop = unknownHop
-		}
-		g := out.groupFor(hop, firstSeen)
-		rs.MoveTo(g.td.ResourceSpans().AppendEmpty())
+		rs.MoveTo(out.groups[gi].td.ResourceSpans().AppendEmpty())
 	}
 	return out
-}
-
-func (d *decoded) groupFor(hop int, firstSeen time.Time) *group {
-	for i := range d.groups {
-		if g := &d.groups[i]; g.hop == hop && g.firstSeen.Equal(firstSeen) {
-			return g
-		}
-	}
-	d.groups = append(d.groups, group{hop: hop, firstSeen: firstSeen, td: ptrace.NewTraces()})
-	return &d.groups[len(d.groups)-1]
 }
 
 func readHop(attrs pcommon.Map) (int, bool) {
@@ -159,18 +148,14 @@ func readHop(attrs pcommon.Map) (int, bool) {
 	return int(h), true
 }
 
-func readFirstSeen(attrs pcommon.Map, now time.Time) (time.Time, bool) {
+// readFirstSeen returns AttrFirstSeen; ok is false when it is missing,
+// not an int or not positive.
+func readFirstSeen(attrs pcommon.Map) (time.Time, bool) {
 	v, ok := attrs.Get(AttrFirstSeen)
 	if !ok || v.Type() != pcommon.ValueTypeInt || v.Int() <= 0 {
-		return now, false
+		return time.Time{}, false
 	}
-	t := time.Unix(0, v.Int())
-	if t.After(now) {
-		// A peer's clock ahead of ours would postpone the decision; the
-		// trace cannot have been seen later than now.
-		return now, true
-	}
-	return t, true
+	return time.Unix(0, v.Int()), true
 }
 
 func parseDecision(v pcommon.Value) (sampled, ok bool) {
@@ -186,20 +171,17 @@ func parseDecision(v pcommon.Value) (sampled, ok bool) {
 	return false, false
 }
 
-// appendDecisionSpans appends the decisions named by rs's spans; empty
-// reports spans without a trace ID (skipped).
-func appendDecisionSpans(dst []decision, rs ptrace.ResourceSpans, sampled bool) (_ []decision, empty bool) {
+// appendDecisionSpans appends the decisions named by rs's spans, skipping
+// spans without a trace ID.
+func appendDecisionSpans(dst []decision, rs ptrace.ResourceSpans, sampled bool) []decision {
 	sss := rs.ScopeSpans()
 	for i := 0; i < sss.Len(); i++ {
 		spans := sss.At(i).Spans()
 		for j := 0; j < spans.Len(); j++ {
-			id := spans.At(j).TraceID()
-			if id.IsEmpty() {
-				empty = true
-				continue
+			if id := spans.At(j).TraceID(); !id.IsEmpty() {
+				dst = append(dst, decision{id: id, sampled: sampled})
 			}
-			dst = append(dst, decision{id: id, sampled: sampled})
 		}
 	}
-	return dst, empty
+	return dst
 }

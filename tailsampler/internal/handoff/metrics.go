@@ -9,9 +9,11 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 )
 
-// Scope of the instruments; the names carry the processor's prefix so they
-// sit next to otelcol_processor_tail_sampling_* on dashboards.
-const meterScope = "github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
+// Scope of the instruments: the processor's own, as the handoff is part of
+// the tail_sampling processor (its names carry the processor's prefix and
+// are documented in tailsampler/metadata.yaml); an internal package path
+// would otherwise show up in every user's otel_scope_name.
+const meterScope = "github.com/tailgate-otel/tailgate/tailsampler"
 
 const metricPrefix = "otelcol_processor_tail_sampling_handoff_"
 
@@ -37,8 +39,10 @@ type metrics struct {
 	failures, decisionsUndelivered  metric.Int64Counter
 	malformed, spansDropped         metric.Int64Counter
 	ringChanges                     metric.Int64Counter
+	refused                         metric.Int64Counter
 	attrsUnreachable, attrsRejected metric.MeasurementOption
 	attrsQueueFull                  metric.MeasurementOption
+	refusedAttrs                    map[string]metric.MeasurementOption
 }
 
 func newMetrics(mp metric.MeterProvider) (*metrics, error) {
@@ -62,14 +66,24 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		decisionsReceived:    counter("decisions_received", "{decisions}", "Decisions received from peers and applied here."),
 		failures:             counter("failures", "{traces}", "Traces that could not be handed off or forwarded and were decided here instead, by reason."),
 		decisionsUndelivered: counter("decisions_undelivered", "{decisions}", "Decisions that could not be forwarded to the new owner (late spans there are decided without them)."),
-		malformed:            counter("malformed", "{resource_spans}", "ResourceSpans received from peers with missing or invalid handoff markers (their data is still buffered)."),
+		malformed:            counter("malformed", "{resource_spans}", "ResourceSpans received with missing or invalid handoff markers (their request is refused)."),
 		spansDropped:         counter("spans_dropped", "{spans}", "Spans lost because the buffer refused them (the only loss the engine can cause)."),
 		ringChanges:          counter("ring_changes", "{changes}", "Gateway set changes seen by this gateway."),
+		refused:              counter("refused", "{requests}", "Requests to the handoff listener refused, by reason (nothing of them is buffered)."),
 		attrsUnreachable:     metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonUnreachable))),
 		attrsRejected:        metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonRejected))),
 		attrsQueueFull:       metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonQueueFull))),
+		refusedAttrs:         make(map[string]metric.MeasurementOption, len(refusalReasons)),
+	}
+	for _, r := range refusalReasons {
+		out.refusedAttrs[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
 	return out, errors.Join(errs...)
+}
+
+var refusalReasons = []string{
+	RefusedMalformed, RefusedTooManySpans, RefusedTooManyTraces, RefusedTooLarge,
+	RefusedNotPeer, RefusedUnauthenticated, RefusedTLS,
 }
 
 func add(c metric.Int64Counter, n int, opts ...metric.AddOption) {

@@ -26,6 +26,7 @@ type options struct {
 	maxRequestBytes int
 	settleDelay     time.Duration
 	logInterval     time.Duration
+	lookup          LookupFunc
 }
 
 // WithDecisionWait gives the processor's decision_wait, the default of
@@ -66,8 +67,9 @@ func WithInitialBackoff(d time.Duration) Option {
 }
 
 // WithMaxRequestBytes bounds the encoded size of one request to a peer
-// (default 2 MiB, half of gRPC's default receive limit). A single trace
-// larger than that is sent alone.
+// (default: half of the listener's receive limit, listen::
+// max_recv_msg_size_mib, which peers are expected to share: 2 MiB with
+// gRPC's default of 4 MiB). A single trace larger than that is sent alone.
 func WithMaxRequestBytes(n int) Option {
 	return optionFunc(func(o *options) {
 		if n > 0 {
@@ -83,11 +85,22 @@ func WithSettleDelay(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.settleDelay = d })
 }
 
+// WithLookup replaces the resolution of ring host names into the addresses
+// their gateways connect from (accept_from: ring); default: the system
+// resolver.
+func WithLookup(f LookupFunc) Option {
+	return optionFunc(func(o *options) {
+		if f != nil {
+			o.lookup = f
+		}
+	})
+}
+
 func defaultOptions() options {
 	return options{
-		initialBackoff:  100 * time.Millisecond,
-		maxRequestBytes: 2 << 20,
-		settleDelay:     time.Second,
-		logInterval:     10 * time.Second,
+		initialBackoff: 100 * time.Millisecond,
+		settleDelay:    time.Second,
+		logInterval:    10 * time.Second,
+		lookup:         defaultLookup,
 	}
 }

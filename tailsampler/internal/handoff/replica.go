@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"iter"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,10 @@ type replicator struct {
 	m       *replicaMetrics
 	logFail *ratelog.Logger
 	layouts sync.Pool
+	// maxIDs bounds the spans plus trace IDs of one request, so that it is
+	// within both max_spans_per_request and max_traces_per_request of the
+	// peer (which runs the same config).
+	maxIDs int
 
 	mu      sync.Mutex // guards lives, senders and promoted
 	lives   map[string]*life
@@ -88,6 +93,7 @@ func newReplicator(e *Engine, buf Buffer, decisionWait time.Duration) (*replicat
 		lives:    map[string]*life{},
 		senders:  map[string]*sender{},
 		promoted: map[pcommon.TraceID]promotedTrace{},
+		maxIDs:   min(e.cfg.MaxSpansPerRequest, e.cfg.MaxTracesPerRequest),
 	}
 	r.layouts.New = func() any { return new(layout) }
 	return r, nil
@@ -201,7 +207,7 @@ func (r *replicator) prepare(td ptrace.Traces, v *view) *prepared {
 	}
 	p := &prepared{parts: map[int][]chunk{}, spans: map[int]int{}, v: v}
 	limit := r.e.opts.maxRequestBytes
-	if !mixed && len(b) <= limit {
+	if !mixed && len(b) <= limit && n <= r.maxIDs {
 		p.parts[first] = []chunk{{traces: b, ids: ids}}
 		p.spans[first] = n
 		return p
@@ -220,7 +226,7 @@ func (r *replicator) prepare(td ptrace.Traces, v *view) *prepared {
 		}
 		w := writers[t]
 		if w == nil {
-			w = &writer{limit: limit}
+			w = &writer{limit: limit, maxSpans: r.maxIDs}
 			writers[t] = w
 		}
 		w.addID(spanRef{m: src, ss: l.spans[i].ss, loc: l.spans[i].loc}, l.spans[i].id)
@@ -254,16 +260,21 @@ func (r *replicator) send(p *prepared, firstSeen int64, wait bool) *Replication 
 			add(r.m.failures, p.spans[t])
 			continue
 		}
-		it := &item{spans: p.spans[t], until: until}
+		// One item per chunk: each is within the peer's limits, and the
+		// sender merges what fits into one request.
 		for _, c := range chunks {
-			it.shadow = append(it.shadow, wireGroup{firstSeen: firstSeen, traces: c.traces, ids: c.ids})
-			it.size += len(c.traces) + len(c.ids)
+			it := &item{
+				shadow: []wireGroup{{firstSeen: firstSeen, traces: c.traces, ids: c.ids}},
+				spans:  len(c.ids) / 16,
+				size:   len(c.traces) + len(c.ids),
+				until:  until,
+			}
+			if wait {
+				it.result = make(chan error, 1)
+				rp.results = append(rp.results, it.result)
+			}
+			s.enqueue(it)
 		}
-		if wait {
-			it.result = make(chan error, 1)
-			rp.results = append(rp.results, it.result)
-		}
-		s.enqueue(it)
 	}
 	return rp
 }
@@ -490,7 +501,9 @@ func (r *replicator) pollDecisions() {
 				add(r.m.undelivered, len(ls.kept)+len(ls.dropped))
 				continue
 			}
-			snd.enqueue(&item{sampled: ls.kept, notSampled: ls.dropped, until: now.Add(r.e.cfg.Window)})
+			for kept, dropped := range splitIDs(ls.kept, ls.dropped, r.maxIDs) {
+				snd.enqueue(&item{sampled: kept, notSampled: dropped, until: now.Add(r.e.cfg.Window)})
+			}
 		}
 	}
 }
@@ -606,13 +619,36 @@ func (r *replicator) ask(owner *life, as []asked) {
 	}
 }
 
-// query asks peer ep about ids.
+// query asks peer ep about ids, in requests within the peer's limits.
+// The answers are merged; an incarnation that changes between them is
+// answered as is (the caller sees the peer restarted).
 func (r *replicator) query(ep string, ids []pcommon.TraceID) (response, error) {
 	p, err := r.e.peer(ep)
 	if err != nil {
 		return response{}, err
 	}
 	connect(r.e.sendCtx, p)
+	var all response
+	for part := range splitIDs(ids, nil, r.maxIDs) {
+		resp, err := r.query1(p, part)
+		if err != nil {
+			return response{}, err
+		}
+		if all.incarnation != 0 && resp.incarnation != all.incarnation {
+			return resp, nil
+		}
+		all.incarnation = resp.incarnation
+		all.pending = append(all.pending, resp.pending...)
+		all.sampled = append(all.sampled, resp.sampled...)
+		all.notSampled = append(all.notSampled, resp.notSampled...)
+	}
+	if len(ids) == 0 {
+		return r.query1(p, nil)
+	}
+	return all, nil
+}
+
+func (r *replicator) query1(p *peerConn, ids []pcommon.TraceID) (response, error) {
 	ctx, cancel := context.WithTimeout(r.e.sendCtx, r.e.cfg.Client.Timeout)
 	defer cancel()
 	var raw []byte
@@ -776,6 +812,24 @@ type item struct {
 	until  time.Time
 }
 
+// ids is what the item counts against the peer's per-request limits.
+func (it *item) ids() int { return it.spans + len(it.sampled) + len(it.notSampled) }
+
+// splitIDs cuts two lists of trace IDs into pieces of at most max IDs in
+// all.
+func splitIDs(a, b []pcommon.TraceID, max int) iter.Seq2[[]pcommon.TraceID, []pcommon.TraceID] {
+	return func(yield func([]pcommon.TraceID, []pcommon.TraceID) bool) {
+		for len(a)+len(b) > 0 {
+			na := min(len(a), max)
+			nb := min(len(b), max-na)
+			if !yield(a[:na], b[:nb]) {
+				return
+			}
+			a, b = a[na:], b[nb:]
+		}
+	}
+}
+
 // sender sends the items queued for one peer, merging what waits into
 // one request (group commit: concurrent ConsumeTraces calls share a round
 // trip), with up to inFlight requests at once (one run loop each).
@@ -810,8 +864,10 @@ func (s *sender) stop() { s.once.Do(func() { close(s.quit) }) }
 func (s *sender) take() []*item {
 	s.mu.Lock()
 	size, n := 0, 0
-	for n < len(s.q) && (n == 0 || size+s.q[n].size <= s.r.e.opts.maxRequestBytes) {
+	ids := 0
+	for n < len(s.q) && (n == 0 || size+s.q[n].size <= s.r.e.opts.maxRequestBytes && ids+s.q[n].ids() <= s.r.maxIDs) {
 		size += s.q[n].size
+		ids += s.q[n].ids()
 		n++
 	}
 	batch := slices.Clone(s.q[:n])

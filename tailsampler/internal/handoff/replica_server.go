@@ -47,12 +47,47 @@ var _ replicaService = (*replicator)(nil)
 
 // push takes what a peer sends: shadows first (a trace replicated and
 // decided within one request is then freed), then decisions, then a bye.
-// It answers with this process's incarnation.
-func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
+// It answers with this process's incarnation. Like the OTLP handler, it
+// refuses a sender accept_from does not admit, and a request that is
+// malformed or over max_spans_per_request / max_traces_per_request (its
+// spans, decisions and questions), whole, before anything of it is
+// applied.
+func (r *replicator) push(ctx context.Context, raw []byte) (*[]byte, error) {
+	e := r.e
+	markHandled(ctx)
+	if err := e.admit(ctx); err != nil {
+		return nil, err
+	}
 	req, err := decodeRequest(raw)
 	if err != nil || req.from == "" {
-		r.logFail.Warn("handoff: malformed replica request", zap.Error(err))
-		return nil, status.Error(codes.InvalidArgument, "handoff: malformed replica request")
+		return nil, r.refuseMalformed(ctx, err)
+	}
+	// Index every shadow group first: a malformed one refuses the request.
+	layouts := make([]*layout, len(req.shadow))
+	defer func() {
+		for _, l := range layouts {
+			if l != nil {
+				r.layouts.Put(l)
+			}
+		}
+	}()
+	n := len(req.sampled) + len(req.notSampled) + len(req.ask)
+	for i, g := range req.shadow {
+		l := r.layouts.Get().(*layout)
+		layouts[i] = l
+		bad, err := l.scan(g.traces, g.ids)
+		if err != nil {
+			return nil, r.refuseMalformed(ctx, err)
+		}
+		if bad > 0 {
+			r.logFail.Warn("handoff: replica spans without a valid trace ID; they are not held",
+				zap.String("peer", req.from), zap.Int("spans", bad))
+		}
+		n += len(l.spans) + bad
+	}
+	if ref := r.overLimits(&req, layouts, n); ref.refused() {
+		e.refuse(ctx, ref.reason, ref.fields()...)
+		return nil, ref.status()
 	}
 	resp := response{incarnation: r.inc}
 	for _, id := range req.ask {
@@ -66,26 +101,17 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 		}
 	}
 	out := encodeResponse(&resp)
-	if req.from == r.e.cfg.self {
+	if req.from == e.cfg.self {
 		return &out, nil
 	}
 	owner := r.observe(req.from, req.incarnation)
 	now := time.Now().UnixNano()
-	l := r.layouts.Get().(*layout)
-	for _, g := range req.shadow {
-		bad, err := l.scan(g.traces, g.ids)
-		if bad > 0 || err != nil {
-			r.logFail.Warn("handoff: replica spans without a valid trace ID or malformed; they are not held",
-				zap.String("peer", req.from), zap.Int("spans", bad), zap.Error(err))
-		}
-		if err != nil {
-			continue
-		}
+	for i, g := range req.shadow {
+		l := layouts[i]
 		m := &encoded{buf: g.traces, hdr: slices.Clone(l.hdr), rss: slices.Clone(l.rss), sss: slices.Clone(l.sss)}
 		_, n := r.store.add(owner, m, l.spans, g.firstSeen, now, r.t)
 		add(r.m.spansReceived, n)
 	}
-	r.layouts.Put(l)
 	graceful := owner.graceful.Load() || req.bye
 	for _, d := range []struct {
 		ids  []pcommon.TraceID
@@ -112,4 +138,43 @@ func (r *replicator) push(_ context.Context, raw []byte) (*[]byte, error) {
 		add(r.m.freed, len(gone), r.m.freedBye)
 	}
 	return &out, nil
+}
+
+// refuseMalformed counts and logs a malformed replica request and returns
+// the answer to its sender.
+func (r *replicator) refuseMalformed(ctx context.Context, err error) error {
+	fields := []zap.Field{zap.String("rpc", replicaMethod)}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	r.e.refuse(ctx, RefusedMalformed, fields...)
+	return status.Error(codes.InvalidArgument, "handoff: malformed replica request")
+}
+
+// overLimits applies max_spans_per_request and max_traces_per_request to
+// a replica request of n spans and trace IDs; distinct traces are only
+// counted when n is over the trace limit.
+func (r *replicator) overLimits(req *request, layouts []*layout, n int) refusal {
+	lim := r.e.cfg.limits()
+	if lim.spans > 0 && n > lim.spans {
+		return refusal{reason: RefusedTooManySpans, limit: lim.spans}
+	}
+	if lim.traces <= 0 || n <= lim.traces {
+		return refusal{}
+	}
+	seen := make(map[pcommon.TraceID]struct{}, lim.traces+1)
+	for _, ids := range [][]pcommon.TraceID{req.sampled, req.notSampled, req.ask} {
+		for _, id := range ids {
+			seen[id] = struct{}{}
+		}
+	}
+	for _, l := range layouts {
+		for _, sp := range l.spans {
+			seen[sp.id] = struct{}{}
+		}
+	}
+	if len(seen) > lim.traces {
+		return refusal{reason: RefusedTooManyTraces, limit: lim.traces}
+	}
+	return refusal{}
 }

@@ -10,6 +10,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tailgate-otel/tailgate/internal/tracegen"
 )
 
 // Replication between real engines on loopback, with in-memory buffers:
@@ -216,4 +220,87 @@ func TestReplicaLateKeepExportsOnlyNewSpans(t *testing.T) {
 	b.buf.mu.Lock()
 	defer b.buf.mu.Unlock()
 	assert.Equal(t, 1, b.buf.exported.SpanCount(), "only the span the owner never had")
+}
+
+// The replica method of the handoff listener verifies its senders and
+// applies the per-request limits as the OTLP handler does; an owner keeps
+// its requests within the limits (split by spans and by decisions).
+func TestReplicaPushIsVerifiedAndWithinLimits(t *testing.T) {
+	c := newCluster(t)
+	ring := []string{epA, epB}
+	o := nodeOpt{replicate: true, grace: rGrace, decisionWait: rDecisionWait,
+		modify: func(cfg *Config) { cfg.MaxSpansPerRequest = 10 }}
+	c.reserve(epA)
+	c.reserve(epB)
+	a := c.add(epA, ring, o)
+	b := c.add(epB, ring, o)
+	v := a.e.cur.Load()
+	all := ptrace.NewTraces()
+	var ids []pcommon.TraceID
+	for id, td := range workload(22, 40, 3) {
+		if v.owns(id) {
+			ids = append(ids, id)
+			td.ResourceSpans().MoveAndAppendTo(all.ResourceSpans())
+		}
+	}
+	require.Greater(t, len(ids), 10)
+	spans := all.SpanCount()
+	r := a.e.Replicate(all)
+	require.NotNil(t, r)
+	a.buf.add(all, time.Now())
+	r.Wait(context.Background())
+	assert.Equal(t, int64(spans), b.replica(t, "spans_received"), "split into requests of at most 10 spans")
+	now := time.Now()
+	for _, id := range ids {
+		a.buf.decide(id, false, now)
+	}
+	require.Eventually(t, func() bool { return b.replica(t, "shadows") == 0 }, 5*time.Second, 5*time.Millisecond,
+		"decisions split into requests of at most 10")
+	assert.Zero(t, refusedCount(t, b, RefusedTooManySpans))
+
+	push := func(source string, req *request) error {
+		conn := newRogue(t, b.e.Addr().String(), source, nil).conn
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var raw []byte
+		return conn.Invoke(ctx, replicaMethod, encodeRequest(req), &raw, callRaw)
+	}
+	var m ptrace.ProtoMarshaler
+	one := tracegen.Batches(tracegen.Spec{Traces: 1, SpansPerTrace: 1, Seed: 5})[0]
+	small, err := m.MarshalTraces(one)
+	require.NoError(t, err)
+	shadow := []wireGroup{{traces: small}}
+	before := b.replica(t, "spans_received")
+
+	err = push("127.0.0.66", &request{from: epA, incarnation: 1, shadow: shadow})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	assert.Equal(t, int64(1), refusedCount(t, b, RefusedNotPeer))
+
+	big := tracegen.Batches(tracegen.Spec{Traces: 4, SpansPerTrace: 3, Seed: 6})[0]
+	bigRaw, err := m.MarshalTraces(big)
+	require.NoError(t, err)
+	err = push(endpointHost(epA), &request{from: epA, incarnation: 1, shadow: []wireGroup{{traces: bigRaw}}})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	assert.Equal(t, int64(1), refusedCount(t, b, RefusedTooManySpans))
+
+	err = push(endpointHost(epA), &request{from: epA, incarnation: 1, shadow: []wireGroup{{traces: []byte{0x0a, 0x7f}}}})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	assert.Equal(t, int64(1), refusedCount(t, b, RefusedMalformed))
+
+	assert.Equal(t, before, b.replica(t, "spans_received"), "nothing of a refused request is held")
+	assert.Zero(t, b.replica(t, "shadows"))
+}
+
+func TestSplitIDs(t *testing.T) {
+	id := func(i int) pcommon.TraceID { return pcommon.TraceID{byte(i)} }
+	a := []pcommon.TraceID{id(1), id(2), id(3)}
+	b := []pcommon.TraceID{id(4), id(5)}
+	var got [][2]int
+	for x, y := range splitIDs(a, b, 2) {
+		got = append(got, [2]int{len(x), len(y)})
+	}
+	assert.Equal(t, [][2]int{{2, 0}, {1, 1}, {0, 1}}, got)
+	for range splitIDs(nil, nil, 2) {
+		t.Fatal("nothing to split")
+	}
 }

@@ -592,11 +592,12 @@ func (r spanRef) field() []byte { return r.m.buf[r.loc.off:r.loc.end] }
 // output is cut into chunks of about that many bytes (at span boundaries;
 // a chunk repeats the headers of the spans it continues).
 type writer struct {
-	limit  int
-	chunks []chunk
-	out    []byte
-	ids    []byte // the trace IDs of out's spans, when given to addID
-	curRS  struct {
+	limit    int
+	maxSpans int // with addID, a chunk has at most this many spans (0: any)
+	chunks   []chunk
+	out      []byte
+	ids      []byte // the trace IDs of out's spans, when given to addID
+	curRS    struct {
 		m  *encoded
 		rs int32
 		at int // offset of the ResourceSpans body length placeholder
@@ -655,7 +656,7 @@ type chunk struct{ traces, ids []byte }
 
 // addID is add for a span whose trace ID travels with the chunk.
 func (w *writer) addID(r spanRef, id pcommon.TraceID) {
-	if w.limit > 0 && len(w.out) >= w.limit {
+	if w.limit > 0 && len(w.out) >= w.limit || w.maxSpans > 0 && len(w.ids) >= 16*w.maxSpans {
 		w.cut()
 	}
 	w.add(r)

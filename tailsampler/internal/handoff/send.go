@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configgrpc"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.uber.org/zap"
@@ -39,7 +40,11 @@ func (e *Engine) peer(ep string) (*peerConn, error) {
 	}
 	cc := e.cfg.Client.ClientConfig
 	cc.Endpoint = e.opts.peerAddress(ep)
-	conn, err := cc.ToClientConn(e.sendCtx, e.ext, e.set)
+	var opts []configgrpc.ToClientConnOption
+	if e.dial != nil {
+		opts = append(opts, configgrpc.WithGrpcDialOption(grpc.WithContextDialer(e.dial)))
+	}
+	conn, err := cc.ToClientConn(e.sendCtx, e.ext, e.set, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func (e *Engine) sendTo(ctx context.Context, ep string, part ptrace.Traces, k ki
 		part.ResourceSpans().MoveAndAppendTo(out.retry.ResourceSpans())
 		return out
 	}
-	for _, chunk := range chunks(part, e.opts.maxRequestBytes) {
+	for _, chunk := range chunks(part, e.chunkLimits) {
 		if out.retry.ResourceSpans().Len() > 0 {
 			chunk.ResourceSpans().MoveAndAppendTo(out.retry.ResourceSpans())
 			continue

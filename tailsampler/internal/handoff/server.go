@@ -19,8 +19,10 @@ type handler struct {
 	e *Engine
 }
 
-// Export imports what a peer sends. Decisions are applied first (they are
-// idempotent). Data whose hop is below hop_limit and that this gateway
+// Export imports what a peer sends. A request from a sender accept_from
+// does not admit, or that is malformed or over the limits, is refused
+// whole, before anything of it is applied.
+// Decisions are applied first (they are idempotent). Data whose hop is below hop_limit and that this gateway
 // does not own is forwarded once more; everything else is buffered here.
 // If the Buffer refuses data before anything was buffered or forwarded,
 // the request fails as Unavailable so that the sender retries (or decides
@@ -30,12 +32,17 @@ type handler struct {
 func (h *handler) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	e := h.e
 	resp := ptraceotlp.NewExportResponse()
-	d := decode(req.Traces(), time.Now())
-	if d.malformed > 0 {
-		add(e.m.malformed, d.malformed)
-		e.logBad.Warn("handoff: received data with missing or invalid markers, buffering it anyway",
-			zap.Int("resource_spans", d.malformed))
+	markHandled(ctx)
+	if err := e.admit(ctx); err != nil {
+		return resp, err
 	}
+	td := req.Traces()
+	if r := inspect(td, e.cfg.limits()); r.refused() {
+		add(e.m.malformed, r.malformed)
+		e.refuse(ctx, r.reason, r.fields()...)
+		return resp, r.status()
+	}
+	d := decode(td, time.Now())
 	for _, dc := range d.decisions {
 		e.buf.ImportDecision(dc.id, dc.sampled)
 	}

@@ -13,8 +13,11 @@ type counts struct {
 // tally counts the distinct traces and the spans of the data in td, and
 // the decisions it carries. Only used off the ingest path.
 func tally(td ptrace.Traces) counts {
-	var c counts
-	seen := map[pcommon.TraceID]struct{}{}
+	var (
+		c     counts
+		first pcommon.TraceID
+		seen  map[pcommon.TraceID]struct{} // from the second distinct trace on
+	)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -26,39 +29,90 @@ func tally(td ptrace.Traces) counts {
 				c.decisions += spans.Len()
 				continue
 			}
-			c.spans += spans.Len()
 			for k := 0; k < spans.Len(); k++ {
-				seen[spans.At(k).TraceID()] = struct{}{}
+				id := spans.At(k).TraceID()
+				switch {
+				case c.spans == 0:
+					first = id
+				case seen == nil && id != first:
+					seen = map[pcommon.TraceID]struct{}{first: {}, id: {}}
+				case seen != nil:
+					seen[id] = struct{}{}
+				}
+				c.spans++
 			}
 		}
 	}
-	c.traces = len(seen)
+	switch {
+	case seen != nil:
+		c.traces = len(seen)
+	case c.spans > 0:
+		c.traces = 1
+	}
 	return c
 }
 
-// chunks splits td into requests of at most maxBytes encoded bytes, by
-// whole ResourceSpans; one larger than maxBytes travels alone. td is
-// consumed.
-func chunks(td ptrace.Traces, maxBytes int) []ptrace.Traces {
+// chunkLimits bound one request a sender builds: its encoded size, its
+// spans and its traces (the receiver's requestLimits).
+type chunkLimits struct {
+	bytes, spans, traces int
+}
+
+// chunks splits td into requests within lim, by whole ResourceSpans; one
+// ResourceSpans that alone exceeds lim travels alone. Traces are counted
+// as runs of one trace ID within a ResourceSpans, an upper bound of the
+// distinct traces that is exact for what the engine sends (one trace per
+// data ResourceSpans, distinct IDs in decisions). td is consumed.
+func chunks(td ptrace.Traces, lim chunkLimits) []ptrace.Traces {
 	var sizer ptrace.ProtoMarshaler
-	if sizer.TracesSize(td) <= maxBytes {
-		return []ptrace.Traces{td}
+	rss := td.ResourceSpans()
+	if sizer.TracesSize(td) <= lim.bytes {
+		spans, traces := 0, 0
+		for i := 0; i < rss.Len(); i++ {
+			s, t := spanRuns(rss.At(i))
+			spans += s
+			traces += t
+		}
+		if spans <= lim.spans && traces <= lim.traces {
+			return []ptrace.Traces{td}
+		}
 	}
 	var out []ptrace.Traces
-	cur, size := ptrace.NewTraces(), 0
-	rss := td.ResourceSpans()
+	cur := ptrace.NewTraces()
+	size, spans, traces := 0, 0, 0
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		n := sizer.ResourceSpansSize(rs) + 8 // field tag and length prefix
-		if size > 0 && size+n > maxBytes {
+		s, t := spanRuns(rs)
+		if cur.ResourceSpans().Len() > 0 && (size+n > lim.bytes || spans+s > lim.spans || traces+t > lim.traces) {
 			out = append(out, cur)
-			cur, size = ptrace.NewTraces(), 0
+			cur = ptrace.NewTraces()
+			size, spans, traces = 0, 0, 0
 		}
 		rs.MoveTo(cur.ResourceSpans().AppendEmpty())
-		size += n
+		size, spans, traces = size+n, spans+s, traces+t
 	}
-	if size > 0 {
+	if cur.ResourceSpans().Len() > 0 {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// spanRuns returns the spans of rs and the number of runs of equal
+// consecutive trace IDs among them.
+func spanRuns(rs ptrace.ResourceSpans) (spans, runs int) {
+	var last pcommon.TraceID
+	sss := rs.ScopeSpans()
+	for i := 0; i < sss.Len(); i++ {
+		ss := sss.At(i).Spans()
+		for j := 0; j < ss.Len(); j++ {
+			id := ss.At(j).TraceID()
+			if spans == 0 || id != last {
+				runs++
+				last = id
+			}
+			spans++
+		}
+	}
+	return spans, runs
 }
