@@ -8,31 +8,56 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/tailgate-otel/tailgate/internal/ratelog"
 )
 
 // errBackendRemoved is returned for sends to a backend that left the ring;
 // the caller re-routes the data.
 var errBackendRemoved = errors.New("endpoint was removed from the ring")
 
-// backend is one endpoint's exporter. Sends are synchronous: the per-endpoint
-// exporter runs without a queue, so everything addressed to this endpoint
-// is either in a caller's hands or in flight here, and can be re-routed if
-// the endpoint leaves (see close).
+// backend is one endpoint's exporter and, with the sending queue on (the
+// default), its own bounded buffer and senders: a slow or dead endpoint
+// fills only its own buffer. Without the queue, sends are synchronous and
+// everything addressed to the endpoint is in a caller's hands.
 type backend[T any] struct {
 	endpoint string
 	comp     component.Component
 	consume  func(context.Context, T) error
 	attrs    endpointAttrs
+	warn     *ratelog.Logger // this endpoint's failures and drops, rate-limited
 
 	mu       sync.RWMutex
-	closed   bool
-	inflight sync.WaitGroup
+	closed   bool           // no new sends: removed from the ring, or shut down
+	inflight sync.WaitGroup // synchronous sends
 
-	// abortCtx is cancelled when a removed endpoint's grace period is over:
-	// sends still running (typically retrying a dead peer) give up and
-	// their data is re-routed.
+	// gone is set when the endpoint left the ring: whatever it holds is
+	// re-routed. stopping is set at Shutdown: nothing is retried any more.
+	gone, stopping atomic.Bool
+	// failedStopping: a send failed after stopping was set; the rest of
+	// the buffer is not attempted.
+	failedStopping atomic.Bool
+	// interrupt is closed by either: senders waiting between retries wake.
+	interrupt     chan struct{}
+	interruptOnce sync.Once
+
+	// abortCtx is cancelled when a removed endpoint's grace period or the
+	// Shutdown deadline is over: sends still running give up.
 	abortCtx context.Context
 	abort    context.CancelFunc
+
+	// recovered wakes senders waiting between retries when a send to
+	// this endpoint succeeds, so a backlog drains as soon as it is back.
+	recovered wakeup
+	// prober is held by the sender whose retry wait is capped at
+	// recoveryProbe.
+	prober atomic.Bool
+
+	// Buffered mode (nil buf: synchronous).
+	buf     *buffer[T]
+	store   *store // persistent buffer
+	senders sync.WaitGroup
+	quit    chan struct{} // persistent Shutdown: senders stop taking entries
 
 	// failover state
 	failures  atomic.Int32
@@ -40,8 +65,9 @@ type backend[T any] struct {
 	nextProbe atomic.Int64 // unix nanos
 }
 
-func newBackend[T any](endpoint string, comp component.Component, consume func(context.Context, T) error) *backend[T] {
-	b := &backend[T]{endpoint: endpoint, comp: comp, consume: consume, attrs: newEndpointAttrs(endpoint)}
+func newBackend[T any](endpoint string, comp component.Component, consume func(context.Context, T) error, warn *ratelog.Logger) *backend[T] {
+	b := &backend[T]{endpoint: endpoint, comp: comp, consume: consume, attrs: newEndpointAttrs(endpoint), warn: warn,
+		interrupt: make(chan struct{}), quit: make(chan struct{})}
 	b.abortCtx, b.abort = context.WithCancel(context.Background())
 	return b
 }
@@ -62,23 +88,16 @@ func (b *backend[T]) isClosed() bool {
 	return b.closed
 }
 
-// send exports data. removed reports that the failure is due to the
-// endpoint having left the ring, so the data must be re-routed.
-func (b *backend[T]) send(ctx context.Context, data T) (removed bool, err error) {
-	if !b.acquire() {
-		return true, errBackendRemoved
+func (b *backend[T]) setClosed() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	if b.buf != nil {
+		b.buf.close()
 	}
-	defer b.inflight.Done()
-	sctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(b.abortCtx, cancel)
-	err = b.consume(sctx, data)
-	stop()
-	cancel()
-	if err != nil && b.isClosed() {
-		return true, err
-	}
-	return false, err
 }
+
+func (b *backend[T]) wakeAll() { b.interruptOnce.Do(func() { close(b.interrupt) }) }
 
 // claimProbe reports whether the caller may send a probe to this
 // unhealthy backend now, and if so pushes the next probe one interval out.
@@ -118,17 +137,14 @@ func (b *backend[T]) markResult(ok bool, threshold int, probeInterval time.Durat
 	return 0
 }
 
-// close takes the backend out of service: new sends are refused (their
-// callers re-route), sends in flight get grace to finish, then are aborted
-// and re-routed by their callers, then the exporter is shut down.
-func (b *backend[T]) close(ctx context.Context, grace time.Duration) error {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
-
+// waitInflight waits for synchronous sends and senders to finish, for at
+// most grace or until ctx ends; then whatever still runs is aborted (and
+// re-routed or dropped by its owner), and waited for.
+func (b *backend[T]) waitInflight(ctx context.Context, grace time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		b.inflight.Wait()
+		b.senders.Wait()
 		close(done)
 	}()
 	timer := time.NewTimer(grace)
@@ -140,7 +156,38 @@ func (b *backend[T]) close(ctx context.Context, grace time.Duration) error {
 	timer.Stop()
 	b.abort()
 	<-done
+}
+
+// shutdownExporter stops the endpoint's exporter, with a bounded wait even
+// when ctx has ended.
+func (b *backend[T]) shutdownExporter(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return b.comp.Shutdown(sctx)
+}
+
+// wakeup is a broadcast that costs nothing while nobody waits.
+type wakeup struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed by the next fire.
+func (w *wakeup) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+func (w *wakeup) fire() {
+	w.mu.Lock()
+	ch := w.ch
+	w.ch = nil
+	w.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
 }

@@ -56,7 +56,8 @@ type Config struct {
 // Protocol holds the per-endpoint exporter template.
 type Protocol struct {
 	// OTLP is copied for every endpoint with endpoint overwritten. Its
-	// sending_queue is not used: see README ("Endpoint changes").
+	// sending_queue is each endpoint's own buffer and senders, and its
+	// retry_on_failure retries per endpoint (see README, "Buffers").
 	OTLP otlpexporter.Config `mapstructure:"otlp"`
 }
 
@@ -79,6 +80,10 @@ var (
 	ErrRoutingAttributesMissing = errors.New("routing_attributes: required when routing_key is \"attributes\"")
 	ErrRoutingAttributesUnused  = errors.New("routing_attributes: only allowed when routing_key is \"attributes\"")
 	ErrUnsupportedRoutingKey    = errors.New("routing_key not supported for this signal")
+	// ErrEndpointBatching refuses batching inside the per-endpoint buffers:
+	// batch before routing (the batch processor, or the top-level
+	// sending_queue::batch), so that every endpoint gets its share at once.
+	ErrEndpointBatching = errors.New("protocol::otlp::sending_queue::batch: not supported per endpoint; batch before load_balancing (batch processor or the top-level sending_queue::batch)")
 )
 
 var allKeys = []string{RoutingTraceID, RoutingService, RoutingAttributes, RoutingResource, RoutingMetric, RoutingStreamID}
@@ -120,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TimeoutSettings.Timeout < 0 {
 		errs = append(errs, errors.New("timeout: must not be negative"))
+	}
+	if q := c.Protocol.OTLP.QueueConfig; q.HasValue() && q.Get().Batch.HasValue() {
+		errs = append(errs, ErrEndpointBatching)
 	}
 	return errors.Join(errs...)
 }

@@ -67,10 +67,12 @@ func TestConfigEveryKey(t *testing.T) {
 	assert.Equal(t, 2*time.Second, cfg.Protocol.OTLP.TimeoutConfig.Timeout)
 	assert.False(t, cfg.Protocol.OTLP.RetryConfig.Enabled)
 	assert.Equal(t, []string{"gw-1", "gw-2:5317", "[::1]:4317"}, cfg.Resolver.Static.Hostnames)
-	// per-endpoint copy: endpoint overwritten, queue off, rest kept
+	// per-endpoint copy: endpoint overwritten, one attempt at a time (the
+	// load balancer buffers and retries), rest kept
 	ec := endpointConfig(cfg, "10.0.0.1:4317")
 	assert.Equal(t, "10.0.0.1:4317", ec.ClientConfig.Endpoint)
 	assert.False(t, ec.QueueConfig.HasValue())
+	assert.False(t, ec.RetryConfig.Enabled)
 	assert.True(t, ec.ClientConfig.TLS.Insecure)
 	assert.Equal(t, placeholderEndpoint, cfg.Protocol.OTLP.ClientConfig.Endpoint, "template untouched")
 
@@ -93,6 +95,10 @@ func TestDefaults(t *testing.T) {
 	assert.Zero(t, cfg.TimeoutSettings.Timeout)
 	assert.False(t, cfg.Failover.Enabled)
 	assert.True(t, cfg.Protocol.OTLP.RetryConfig.Enabled, "per-endpoint retry as upstream's otlp default")
+	q := queueSettingsOf(cfg)
+	assert.Equal(t, queueSettings{enabled: true, sizer: sizeRequests, limit: 1000, consumers: 10}, q,
+		"per-endpoint buffers on, with upstream's sending_queue defaults")
+	assert.False(t, cfg.Protocol.OTLP.QueueConfig.Get().Batch.HasValue(), "no batching per endpoint")
 	for sig, want := range map[string]string{"traces": RoutingTraceID, "metrics": RoutingService, "logs": RoutingService} {
 		got, err := cfg.routingKeyFor(sig)
 		require.NoError(t, err)

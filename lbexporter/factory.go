@@ -2,6 +2,7 @@ package lbexporter
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -15,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/tailgate-otel/tailgate/resolver"
 	"github.com/tailgate-otel/tailgate/resolver/all"
@@ -54,6 +57,11 @@ func newFactory(newRes resolverFunc) exporter.Factory {
 func createDefaultConfig() component.Config {
 	otlp := otlpexporter.NewFactory().CreateDefaultConfig().(*otlpexporter.Config)
 	otlp.ClientConfig.Endpoint = placeholderEndpoint
+	if otlp.QueueConfig.HasValue() {
+		// Batching inside a per-endpoint buffer is refused (Validate), so
+		// it is off by default whatever core's feature gate says.
+		otlp.QueueConfig.Get().Batch = configoptional.Default(exporterhelper.NewDefaultBatchConfig())
+	}
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.Enabled = false
 	return &Config{
@@ -68,21 +76,41 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-// endpointConfig is the per-endpoint copy of protocol.otlp. Its queue is
-// always off: buffering per endpoint is what loses data when an endpoint
-// leaves (upstream #35378, #36717).
+// endpointConfig is the per-endpoint copy of protocol.otlp. Its exporter
+// sends one attempt at a time: its sending_queue and retry_on_failure are
+// implemented by the load balancer (the buffer and senders of each backend),
+// whose buffer can be taken back and re-routed when the endpoint leaves the
+// ring, where exporterhelper's queue would lose it (upstream #35378, #36717).
 func endpointConfig(cfg *Config, endpoint string) *otlpexporter.Config {
 	c := cfg.Protocol.OTLP
 	c.ClientConfig.Endpoint = endpoint
 	c.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	c.RetryConfig.Enabled = false
 	return &c
 }
 
 func endpointSettings(set exporter.Settings, endpoint string) exporter.Settings {
 	s := set
 	s.ID = component.NewIDWithName(component.MustNewType("otlp_grpc"), endpoint)
+	s.Logger = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return quietCore{c} }))
 	return s
 }
+
+// quietCore drops the per-attempt failure line that exporterhelper writes
+// for an exporter without retry or queue ("Exporting failed. Rejecting
+// data. Try enabling retry_on_failure..."): the per-endpoint exporters run
+// that way on purpose, the load balancer retries and buffers, and it logs
+// what fails for good, rate-limited and per endpoint.
+type quietCore struct{ zapcore.Core }
+
+func (c quietCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if strings.HasPrefix(e.Message, "Exporting failed. Rejecting data.") {
+		return ce
+	}
+	return c.Core.Check(e, ce)
+}
+
+func (c quietCore) With(fields []zapcore.Field) zapcore.Core { return quietCore{c.Core.With(fields)} }
 
 func helperOptions(cfg *Config, l interface {
 	Start(context.Context, component.Host) error
@@ -125,6 +153,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
+	l.id = set.ID
 	return exporterhelper.NewTraces(ctx, set, cfg, l.push, helperOptions(c, lifecycle[ptrace.Traces]{l})...)
 }
 
@@ -147,6 +176,7 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
+	l.id = set.ID
 	return exporterhelper.NewLogs(ctx, set, cfg, l.push, helperOptions(c, lifecycle[plog.Logs]{l})...)
 }
 
@@ -169,5 +199,6 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
+	l.id = set.ID
 	return exporterhelper.NewMetrics(ctx, set, cfg, l.push, helperOptions(c, lifecycle[pmetric.Metrics]{l})...)
 }

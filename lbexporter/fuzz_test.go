@@ -1,7 +1,6 @@
 package lbexporter
 
 import (
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,7 +46,7 @@ func FuzzConsumeTraces(f *testing.F) {
 			}
 		}))
 		in := td.SpanCount()
-		require.NoError(t, l.push(context.Background(), td))
+		pushFlush(t, l, td)
 		require.Equal(t, in, delivered(env, func(s *memSink) []ptrace.Traces { return s.traces }, ptrace.Traces.SpanCount))
 	})
 }
@@ -76,7 +75,7 @@ func FuzzConsumeLogs(f *testing.F) {
 			}
 		}))
 		in := ld.LogRecordCount()
-		require.NoError(t, l.push(context.Background(), ld))
+		pushFlush(t, l, ld)
 		require.Equal(t, in, delivered(env, func(s *memSink) []plog.Logs { return s.logs }, plog.Logs.LogRecordCount))
 	})
 }
@@ -98,7 +97,7 @@ func FuzzConsumeMetrics(f *testing.F) {
 			}
 		}))
 		in := md.DataPointCount()
-		require.NoError(t, l.push(context.Background(), md))
+		pushFlush(t, l, md)
 		require.Equal(t, in, delivered(env, func(s *memSink) []pmetric.Metrics { return s.metrics }, pmetric.Metrics.DataPointCount))
 	})
 }

@@ -2,6 +2,7 @@ package lbexporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -25,7 +27,9 @@ import (
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 )
 
-// grpcSink is a real OTLP/gRPC trace server on 127.0.0.1.
+// grpcSink is a real OTLP/gRPC trace server on 127.0.0.1. It records a
+// request only when it answers it with success, as a gateway whose answer
+// the client reads; hang and refuse make it misbehave.
 type grpcSink struct {
 	ptraceotlp.UnimplementedGRPCServer
 	addr string
@@ -33,6 +37,13 @@ type grpcSink struct {
 	mu   sync.Mutex
 	ids  map[pcommon.SpanID]int
 	got  atomic.Int64
+	// hold, when not nil, makes Export wait until it is closed (then
+	// answer normally) or the client gives up (nothing recorded).
+	hold chan struct{}
+	// refuse, when not nil, is returned by Export (nothing recorded).
+	refuse error
+	calls  atomic.Int64
+	held   atomic.Int64 // requests waiting on hold right now
 }
 
 func newGRPCSink(t testing.TB, addr string) *grpcSink {
@@ -62,7 +73,47 @@ func (s *grpcSink) listen(t testing.TB, addr string) {
 
 func (s *grpcSink) stop() { s.srv.Stop() }
 
-func (s *grpcSink) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+// hang makes the sink accept requests and never answer them, until the
+// returned function is called.
+func (s *grpcSink) hang() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hold := make(chan struct{})
+	s.hold = hold
+	return func() {
+		s.mu.Lock()
+		s.hold = nil
+		s.mu.Unlock()
+		close(hold)
+	}
+}
+
+// setRefuse makes the sink answer every request with err (nil: accept).
+func (s *grpcSink) setRefuse(err error) {
+	s.mu.Lock()
+	s.refuse = err
+	s.mu.Unlock()
+}
+
+func (s *grpcSink) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	s.calls.Add(1)
+	s.mu.Lock()
+	hold, refuse := s.hold, s.refuse
+	s.mu.Unlock()
+	if refuse != nil {
+		return ptraceotlp.NewExportResponse(), refuse
+	}
+	if hold != nil {
+		s.held.Add(1)
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+		s.held.Add(-1)
+		if err := ctx.Err(); err != nil {
+			return ptraceotlp.NewExportResponse(), err // the client gave up: nothing kept
+		}
+	}
 	td := req.Traces()
 	s.mu.Lock()
 	for _, rs := range td.ResourceSpans().All() {
@@ -136,6 +187,13 @@ func TestGRPCEverySpanOnceAtRingOwner(t *testing.T) {
 				}
 				require.NoError(t, exp.ConsumeTraces(context.Background(), td))
 			}
+			require.Eventually(t, func() bool {
+				n := int64(0)
+				for _, s := range sinks {
+					n += s.got.Load()
+				}
+				return n >= int64(len(want))
+			}, 20*time.Second, 10*time.Millisecond)
 			ring := hashring.New(eps)
 			total := 0
 			for ep, s := range sinks {
@@ -151,6 +209,20 @@ func TestGRPCEverySpanOnceAtRingOwner(t *testing.T) {
 	}
 }
 
+// consumeRetrying is a caller that honours back-pressure: the part of a
+// batch refused because its endpoint's buffer is full is sent again.
+func consumeRetrying(exp exporter.Traces, td ptrace.Traces) error {
+	for {
+		err := exp.ConsumeTraces(context.Background(), td)
+		var te consumererror.Traces
+		if err == nil || consumererror.IsPermanent(err) || !errors.As(err, &te) {
+			return err
+		}
+		td = te.Data()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func toAny(s []string) []any {
 	out := make([]any, len(s))
 	for i, v := range s {
@@ -159,7 +231,9 @@ func toAny(s []string) []any {
 	return out
 }
 
-// Sinks join and leave while four producers push: no span is lost.
+// Sinks join and leave while four producers push (each a batch of 100
+// spans every 20 ms): no span is lost, and none is delivered twice except
+// to the gateway that died.
 func TestGRPCChurnUnderLoadLosesNothing(t *testing.T) {
 	var sinks []*grpcSink
 	var eps []string
@@ -169,7 +243,7 @@ func TestGRPCChurnUnderLoadLosesNothing(t *testing.T) {
 		eps = append(eps, s.addr)
 	}
 	env := newTestEnv(eps[:3]...)
-	cfg := testConfig(fastOTLP, func(c *Config) { c.Protocol.OTLP.TimeoutConfig.Timeout = time.Second })
+	cfg := testConfig(fastOTLP, func(c *Config) { c.Protocol.OTLP.TimeoutConfig.Timeout = 5 * time.Second })
 	exp := startTracesExporter(t, newFactory(env.res.newRes), cfg)
 	var sent atomic.Int64
 	var sentMu sync.Mutex
@@ -180,11 +254,13 @@ func TestGRPCChurnUnderLoadLosesNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
-				default:
+				case <-tick.C:
 				}
 				td := tracegen.Batches(tracegen.Spec{Traces: 25, SpansPerTrace: 4, TracesPerBatch: 25, Seed: uint64(w)<<40 | uint64(i)<<8})[0]
 				n := td.SpanCount()
@@ -196,7 +272,7 @@ func TestGRPCChurnUnderLoadLosesNothing(t *testing.T) {
 						}
 					}
 				}
-				if assert.NoError(t, exp.ConsumeTraces(context.Background(), td)) {
+				if assert.NoError(t, consumeRetrying(exp, td)) {
 					sent.Add(int64(n))
 					sentMu.Lock()
 					sentIDs = append(sentIDs, ids...)
@@ -218,15 +294,27 @@ func TestGRPCChurnUnderLoadLosesNothing(t *testing.T) {
 	time.Sleep(60 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	// Every span arrived; a span arrives twice only when the killed gateway
+	// Every span arrives; a span arrives twice only when the killed gateway
 	// took it but died before answering (at-least-once).
-	seen := map[pcommon.SpanID]int{}
-	for _, s := range sinks[1:] {
-		for id, c := range s.spanIDs() {
-			seen[id] += c
+	var seen, dead map[pcommon.SpanID]int
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		seen = map[pcommon.SpanID]int{}
+		for _, s := range sinks[1:] {
+			for id, c := range s.spanIDs() {
+				seen[id] += c
+			}
+		}
+		dead = sinks[0].spanIDs()
+		union := len(seen)
+		for id := range dead {
+			if seen[id] == 0 {
+				union++
+			}
+		}
+		if union >= len(sentIDs) || time.Now().After(deadline) {
+			break
 		}
 	}
-	dead := sinks[0].spanIDs()
 	lost, dups := 0, 0
 	for _, id := range sentIDs {
 		switch {
@@ -246,25 +334,20 @@ func TestGRPCChurnUnderLoadLosesNothing(t *testing.T) {
 // A gateway goes away and comes back on the same address: the per-endpoint
 // retry holds its data until then, and it arrives.
 func TestGRPCSinkRestartDataArrives(t *testing.T) {
-	a := newGRPCSink(t, "127.0.0.1:0")
-	b := newGRPCSink(t, "127.0.0.1:0")
-	env := newTestEnv(a.addr, b.addr)
-	exp := startTracesExporter(t, newFactory(env.res.newRes), testConfig(fastOTLP))
+	sinks, env, exp := fleetOf(t, 2)
+	a, b := sinks[0], sinks[1]
 	require.NoError(t, exp.ConsumeTraces(context.Background(), tracegen.Batches(tracegen.Spec{Traces: 10, SpansPerTrace: 2, Seed: 1})[0]))
 	addr := b.addr
+	require.Eventually(t, func() bool { return a.got.Load()+b.got.Load() == 20 }, 10*time.Second, 5*time.Millisecond)
+	settled(t, env)
 	b.stop()
-	done := make(chan error, 1)
-	go func() {
-		done <- exp.ConsumeTraces(context.Background(), tracegen.Batches(tracegen.Spec{Traces: 100, SpansPerTrace: 2, Seed: 2})[0])
-	}()
+	require.NoError(t, exp.ConsumeTraces(context.Background(), tracegen.Batches(tracegen.Spec{Traces: 100, SpansPerTrace: 2, Seed: 2})[0]))
 	time.Sleep(300 * time.Millisecond)
 	b2 := newGRPCSink(t, addr)
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(25 * time.Second):
-		t.Fatal("data for the restarted sink never arrived")
+	if !assert.Eventually(t, func() bool { return a.got.Load()+b.got.Load()+b2.got.Load() >= 220 }, 25*time.Second, 10*time.Millisecond) {
+		t.Fatalf("data for the restarted sink never arrived: %d + %d + %d of 220", a.got.Load(), b.got.Load(), b2.got.Load())
 	}
+	settled(t, env)
 	assert.EqualValues(t, 220, a.got.Load()+b.got.Load()+b2.got.Load())
 	assert.Positive(t, b2.got.Load())
 }

@@ -5,17 +5,22 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/metadata"
 
+	"github.com/tailgate-otel/tailgate/internal/failovermark"
 	"github.com/tailgate-otel/tailgate/resolver"
 )
 
@@ -56,14 +61,23 @@ func (f *fakeResolver) set(eps []string) {
 	}
 }
 
-// memSink is an in-memory backend for one endpoint; fail makes it fail.
+// memSink is an in-memory backend for one endpoint; fail makes it fail,
+// failTimes makes only the next n calls fail.
 type memSink struct {
-	mu      sync.Mutex
-	traces  []ptrace.Traces
-	logs    []plog.Logs
-	metrics []pmetric.Metrics
-	fail    error
-	calls   int
+	mu        sync.Mutex
+	traces    []ptrace.Traces
+	logs      []plog.Logs
+	metrics   []pmetric.Metrics
+	marked    []bool // per accepted batch: sent with the failover mark
+	fail      error
+	failTimes int
+	calls     int
+}
+
+func (s *memSink) setFailTimes(err error, n int) {
+	s.mu.Lock()
+	s.fail, s.failTimes = err, n
+	s.mu.Unlock()
 }
 
 func (s *memSink) Start(context.Context, component.Host) error { return nil }
@@ -72,14 +86,22 @@ func (s *memSink) Shutdown(context.Context) error              { return nil }
 func (s *memSink) setFail(err error) { s.mu.Lock(); s.fail = err; s.mu.Unlock() }
 
 func consumeInto[T any](s *memSink, dst *[]T) func(context.Context, T) error {
-	return func(_ context.Context, d T) error {
+	return func(ctx context.Context, d T) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.calls++
 		if s.fail != nil {
-			return s.fail
+			err := s.fail
+			if s.failTimes > 0 {
+				if s.failTimes--; s.failTimes == 0 {
+					s.fail = nil
+				}
+			}
+			return err
 		}
 		*dst = append(*dst, d)
+		md, _ := metadata.FromOutgoingContext(ctx)
+		s.marked = append(s.marked, len(md.Get(failovermark.Header)) > 0)
 		return nil
 	}
 }
@@ -225,4 +247,93 @@ func startLB[T any](t testing.TB, env *testEnv, cfg *Config, ops signalOps[T]) *
 	require.NoError(t, l.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, l.shutdown(context.Background())) })
 	return l
+}
+
+// flush waits until everything pushed so far has left the buffers.
+func flush[T any](t testing.TB, l *lb[T]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, l.waitIdle(ctx))
+}
+
+// pushFlush pushes data and waits until it has left the buffers.
+func pushFlush[T any](t testing.TB, l *lb[T], data T) {
+	t.Helper()
+	require.NoError(t, l.push(context.Background(), data))
+	flush(t, l)
+}
+
+// synchronous turns the per-endpoint buffers off: every push waits for
+// its sends, and per-endpoint failures come back as partial errors.
+func synchronous(c *Config) {
+	c.Protocol.OTLP.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+}
+
+// noRetry makes a failed send fail at once.
+func noRetry(c *Config) { c.Protocol.OTLP.RetryConfig.Enabled = false }
+
+// host is a component.Host with the given extensions.
+type host struct {
+	exts map[component.ID]component.Component
+}
+
+func newHost(exts map[component.ID]component.Component) component.Host { return host{exts: exts} }
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
+
+// waitIdle waits until every buffer of the current table is empty and no
+// hand-off or retirement is running, or ctx ends (tests, benchmarks).
+func (l *lb[T]) waitIdle(ctx context.Context) error {
+	for {
+		idle := l.transit.Load() == 0
+		if t := l.table.Load(); t != nil && idle {
+			for _, b := range t.backends {
+				if b.buf == nil {
+					continue
+				}
+				if _, used := b.buf.stats(); used > 0 {
+					idle = false
+					break
+				}
+			}
+		}
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Microsecond):
+		}
+	}
+}
+
+// gaugeSum sums an int64 gauge's points.
+func gaugeSum(t testing.TB, r *sdkmetric.ManualReader, name string) (int64, bool) {
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, r.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == name {
+				var total int64
+				for _, dp := range g.DataPoints {
+					total += dp.Value
+				}
+				return total, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// settled waits until every endpoint buffer of the exporter reporting to
+// env is empty, answers included: a sink may then stop without a send
+// being left unanswered (which would be sent again, at-least-once).
+func settled(t testing.TB, env *testEnv) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		n, ok := gaugeSum(t, env.reader, "otelcol_loadbalancer_queue_size")
+		return ok && n == 0
+	}, 20*time.Second, 5*time.Millisecond)
 }

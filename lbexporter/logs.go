@@ -21,6 +21,11 @@ func logsOps(s *logSplitter) signalOps[plog.Logs] {
 		moveAll: func(dst, src plog.Logs) { src.ResourceLogs().MoveAndAppendTo(dst.ResourceLogs()) },
 		partial: func(err error, ld plog.Logs) error { return consumererror.NewLogs(err, ld) },
 		split:   s.split,
+		signal:  "logs",
+		marshal: func(d plog.Logs) ([]byte, error) { return (&plog.ProtoMarshaler{}).MarshalLogs(d) },
+		unmarshal: func(b []byte) (plog.Logs, error) {
+			return (&plog.ProtoUnmarshaler{}).UnmarshalLogs(b)
+		},
 	}
 }
 

@@ -1,12 +1,10 @@
 package lbexporter
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -39,7 +37,7 @@ func TestLogsRouting(t *testing.T) {
 		t.Run(key, func(t *testing.T) {
 			env := newTestEnv(eps...)
 			l := newMemLogs(t, env, testConfig(func(c *Config) { c.RoutingKey = key }))
-			require.NoError(t, l.push(context.Background(), mk()))
+			pushFlush(t, l, mk())
 			total := 0
 			env.sinks.mu.Lock()
 			defer env.sinks.mu.Unlock()
@@ -88,7 +86,7 @@ func TestMetricsRouting(t *testing.T) {
 			}))
 			in := sampleMetrics()
 			want := in.DataPointCount()
-			require.NoError(t, l.push(context.Background(), in))
+			pushFlush(t, l, in)
 			total := 0
 			byStream := map[string]string{}
 			env.sinks.mu.Lock()

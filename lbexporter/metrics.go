@@ -15,6 +15,11 @@ func metricsOps(s *metricSplitter) signalOps[pmetric.Metrics] {
 		moveAll: func(dst, src pmetric.Metrics) { src.ResourceMetrics().MoveAndAppendTo(dst.ResourceMetrics()) },
 		partial: func(err error, md pmetric.Metrics) error { return consumererror.NewMetrics(err, md) },
 		split:   s.split,
+		signal:  "metrics",
+		marshal: func(d pmetric.Metrics) ([]byte, error) { return (&pmetric.ProtoMarshaler{}).MarshalMetrics(d) },
+		unmarshal: func(b []byte) (pmetric.Metrics, error) {
+			return (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
+		},
 	}
 }
 

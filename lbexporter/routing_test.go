@@ -2,7 +2,6 @@ package lbexporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -71,7 +70,7 @@ func TestTraceIDRoutingExactlyOnceAtRingOwner(t *testing.T) {
 				inputRS := 0
 				for _, td := range batches {
 					inputRS = max(inputRS, td.ResourceSpans().Len())
-					require.NoError(t, l.push(context.Background(), td))
+					pushFlush(t, l, td)
 				}
 				ring := hashring.New(eps)
 				got := env.sinks.spansByEndpoint()
@@ -97,7 +96,7 @@ func TestSplitPreservesResourceScopeAndSpanContent(t *testing.T) {
 	td := tracegen.Batches(tracegen.Spec{Traces: 40, SpansPerTrace: 3, TracesPerBatch: 40})[0]
 	orig := ptrace.NewTraces()
 	td.CopyTo(orig)
-	require.NoError(t, l.push(context.Background(), td))
+	pushFlush(t, l, td)
 	// Rebuild: every received span must equal the original with its resource and scope.
 	type key struct{ sid pcommon.SpanID }
 	ref := map[key]string{}
@@ -140,7 +139,7 @@ func TestEmptyTraceIDRoutedDeterministicallyAndCounted(t *testing.T) {
 		sp.SetSpanID(pcommon.SpanID{byte(i + 1), 2, 3})
 	}
 	spans.AppendEmpty() // zero trace and span ID
-	require.NoError(t, l.push(context.Background(), td))
+	pushFlush(t, l, td)
 	owners := spanOwners(t, env.sinks.spansByEndpoint())
 	require.Len(t, owners, 21)
 	ring := hashring.New(eps)
@@ -155,7 +154,7 @@ func TestServiceRoutingMovesWholeResources(t *testing.T) {
 	env := newTestEnv(eps...)
 	l := newMemTraces(t, env, testConfig(func(c *Config) { c.RoutingKey = RoutingService }))
 	for _, td := range tracegen.Batches(tracegen.Spec{Traces: 100, Services: 7}) {
-		require.NoError(t, l.push(context.Background(), td))
+		pushFlush(t, l, td)
 	}
 	ring := hashring.New(eps)
 	total := 0
@@ -181,7 +180,7 @@ func TestAttributeRouting(t *testing.T) {
 	}))
 	batches := tracegen.Batches(tracegen.Spec{Traces: 200, SpansPerTrace: 4})
 	for _, td := range batches {
-		require.NoError(t, l.push(context.Background(), td))
+		pushFlush(t, l, td)
 	}
 	ring := hashring.New(eps)
 	total := 0
@@ -225,24 +224,17 @@ func TestKeyEncodingIsUnambiguous(t *testing.T) {
 	add("double", appendNamed(nil, "x", pcommon.NewValueDouble(200), true))
 }
 
-func TestPartialFailureReturnsOnlyFailedPart(t *testing.T) {
+// Without the per-endpoint buffers, a call waits for its sends and returns
+// exactly the part that failed.
+func TestSynchronousPartialFailureReturnsOnlyFailedPart(t *testing.T) {
 	eps := endpoints(3)
 	env := newTestEnv(eps...)
-	l := newMemTraces(t, env, testConfig())
+	l := newMemTraces(t, env, testConfig(synchronous, noRetry))
 	bad := eps[1]
 	env.sinks.get(bad).setFail(errSinkDown)
 	td := tracegen.Batches(tracegen.Spec{Traces: 100})[0]
 	ring := hashring.New(eps)
-	wantFailed := 0
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				if tid := sp.TraceID(); ring.Get(tid[:]) == bad {
-					wantFailed++
-				}
-			}
-		}
-	}
+	wantFailed := spansOwnedBy(td, ring, bad)
 	require.Positive(t, wantFailed)
 	err := l.push(context.Background(), td)
 	require.ErrorIs(t, err, errSinkDown)
@@ -263,7 +255,7 @@ func TestPartialFailureReturnsOnlyFailedPart(t *testing.T) {
 	assert.Equal(t, 1000-wantFailed, len(owners))
 	// retrying the failed part after recovery delivers it, no duplicates
 	env.sinks.get(bad).setFail(nil)
-	require.NoError(t, l.push(context.Background(), failed))
+	pushFlush(t, l, failed)
 	assert.Len(t, spanOwners(t, env.sinks.spansByEndpoint()), 1000)
 	assert.EqualValues(t, 1, counterValue(t, env.reader, "otelcol_loadbalancer_backend_outcome", "endpoint", bad, "success", "false"))
 }
@@ -281,16 +273,28 @@ func TestNoEndpointsIsRetryableAndCounted(t *testing.T) {
 	assert.EqualValues(t, 20, counterValue(t, env.reader, "otelcol_loadbalancer_no_endpoint_items"))
 	// endpoints appear: the same data goes through
 	env.res.set(endpoints(2))
-	require.NoError(t, l.push(context.Background(), te.Data()))
+	pushFlush(t, l, te.Data())
 	assert.Len(t, spanOwners(t, env.sinks.spansByEndpoint()), 20)
 }
 
-// blockingSink never answers until its context ends: a gateway that vanished
-// while a send was retrying.
+// A gateway vanishes while a send to it hangs (its sink never answers
+// until its context ends): after the grace period the send is cancelled
+// and its data re-routed, with and without the per-endpoint buffers.
 func TestRemovedEndpointInFlightIsRerouted(t *testing.T) {
+	for _, mode := range []string{"buffered", "synchronous"} {
+		t.Run(mode, func(t *testing.T) { testRemovedEndpointInFlightIsRerouted(t, mode == "synchronous") })
+	}
+}
+
+func testRemovedEndpointInFlightIsRerouted(t *testing.T, sync bool) {
 	eps := endpoints(3)
 	env := newTestEnv(eps...)
-	cfg := testConfig(func(c *Config) { c.Protocol.OTLP.TimeoutConfig.Timeout = 50 * time.Millisecond })
+	cfg := testConfig(func(c *Config) {
+		c.Protocol.OTLP.TimeoutConfig.Timeout = 50 * time.Millisecond
+		if sync {
+			synchronous(c)
+		}
+	})
 	key, _ := cfg.routingKeyFor("traces")
 	ops := tracesOps(newTraceSplitter(key, nil))
 	doomed := eps[0]
@@ -313,6 +317,7 @@ func TestRemovedEndpointInFlightIsRerouted(t *testing.T) {
 	<-entered
 	env.res.set(eps[1:]) // the doomed gateway leaves while its send hangs
 	require.NoError(t, <-done)
+	flush(t, l)
 	owners := spanOwners(t, env.sinks.spansByEndpoint())
 	assert.Len(t, owners, 1000)
 	ring := hashring.New(eps[1:])
@@ -362,6 +367,7 @@ func TestEndpointChurnUnderLoadLosesNothing(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	flush(t, l)
 	got := int64(0)
 	for _, tds := range env.sinks.spansByEndpoint() {
 		for _, td := range tds {
@@ -372,11 +378,13 @@ func TestEndpointChurnUnderLoadLosesNothing(t *testing.T) {
 	assert.Positive(t, got)
 }
 
-func TestFailoverMarksUnhealthyAndProbesBack(t *testing.T) {
+// Synchronous failover: the part of an endpoint that just became unhealthy
+// is re-routed inside the same call.
+func TestSynchronousFailoverMarksUnhealthyAndProbesBack(t *testing.T) {
 	eps := endpoints(3)
 	env := newTestEnv(eps...)
-	cfg := testConfig(func(c *Config) {
-		c.Failover = FailoverConfig{Enabled: true, MaxConsecutiveFailures: 2, ProbeInterval: 100 * time.Millisecond}
+	cfg := testConfig(synchronous, noRetry, func(c *Config) {
+		c.Failover = FailoverConfig{Enabled: true, MaxConsecutiveFailures: 2, ProbeInterval: 700 * time.Millisecond}
 	})
 	l := newMemTraces(t, env, cfg)
 	bad := eps[2]
@@ -388,43 +396,42 @@ func TestFailoverMarksUnhealthyAndProbesBack(t *testing.T) {
 	err := l.push(context.Background(), batch(1))
 	require.ErrorIs(t, err, errSinkDown)
 	// second failure crosses the threshold: the part fails over, no error
-	require.NoError(t, l.push(context.Background(), batch(2)))
+	pushFlush(t, l, batch(2))
 	assert.EqualValues(t, 1, counterValue(t, env.reader, "otelcol_loadbalancer_failovers", "endpoint", bad))
 	assert.EqualValues(t, 1, counterValue(t, env.reader, "otelcol_loadbalancer_unhealthy_backends"))
+	// the failed-over part went with the failover mark
+	for _, ep := range eps[:2] {
+		s := env.sinks.get(ep)
+		s.mu.Lock()
+		for i, td := range s.traces {
+			if spansOwnedBy(td, hashring.New(eps), bad) > 0 {
+				assert.True(t, s.marked[i], "failed-over spans sent without the mark")
+			}
+		}
+		s.mu.Unlock()
+	}
 	// while unhealthy, nothing is sent to it and nothing fails
 	calls := func() int { s := env.sinks.get(bad); s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
 	before := calls()
-	require.NoError(t, l.push(context.Background(), batch(3)))
+	pushFlush(t, l, batch(3))
 	assert.Equal(t, before, calls())
 	// recovery: after the probe interval live traffic probes it
 	env.sinks.get(bad).setFail(nil)
-	time.Sleep(150 * time.Millisecond)
-	require.NoError(t, l.push(context.Background(), batch(4)))
+	time.Sleep(800 * time.Millisecond)
+	pushFlush(t, l, batch(4))
 	assert.Greater(t, calls(), before)
 	assert.EqualValues(t, 0, counterValue(t, env.reader, "otelcol_loadbalancer_unhealthy_backends"))
-	ring := hashring.New(eps)
 	td := batch(5)
-	want := 0
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			for _, sp := range ss.Spans().All() {
-				if tid := sp.TraceID(); ring.Get(tid[:]) == bad {
-					want++
-				}
-			}
-		}
-	}
+	want := spansOwnedBy(td, hashring.New(eps), bad)
 	s := env.sinks.get(bad)
 	s.mu.Lock()
 	n0 := len(s.traces)
 	s.mu.Unlock()
-	require.NoError(t, l.push(context.Background(), td))
+	pushFlush(t, l, td)
 	s.mu.Lock()
 	assert.Equal(t, want, s.traces[n0].SpanCount(), "affinity restored")
 	s.mu.Unlock()
 	assert.Positive(t, counterValue(t, env.reader, "otelcol_loadbalancer_rerouted_items", "reason", reasonEndpointUnhealthy))
-	// total delivered: every span of batches 2-5 once, batch 1 minus failed part
-	_ = errors.New
 }
 
 func TestShutdownIdempotentAndBeforeStart(t *testing.T) {

@@ -29,6 +29,11 @@ type router struct {
 	ring     *hashring.Ring
 	avail    []bool
 	availBuf []bool
+	// moved[i] reports that backend i received keys whose owner was
+	// unavailable (valid while avail is not nil): its part is failed-over
+	// data and is sent with the failover mark.
+	moved    []bool
+	movedBuf []bool
 }
 
 // route returns the index of the backend for key.
@@ -37,8 +42,15 @@ func (r *router) route(key []byte) int {
 	if r.avail == nil || r.avail[i] {
 		return i
 	}
-	return r.next(key, i)
+	j := r.next(key, i)
+	if j != i {
+		r.moved[j] = true
+	}
+	return j
 }
+
+// failedOver reports whether backend i's part holds failed-over keys.
+func (r *router) failedOver(i int) bool { return r.avail != nil && r.moved[i] }
 
 // next walks the key's ring preference order to the first available
 // backend; the owner is kept when none is available. IndexWhere pays one
@@ -65,6 +77,7 @@ func snapshot[T any](r *router, t *table[T], failover bool, now time.Time) {
 	n := len(t.backends)
 	if cap(r.availBuf) < n {
 		r.availBuf = make([]bool, n)
+		r.movedBuf = make([]bool, n)
 	}
 	avail := r.availBuf[:n]
 	down, some := false, false
@@ -80,5 +93,7 @@ func snapshot[T any](r *router, t *table[T], failover bool, now time.Time) {
 	if down && some {
 		// When everything is down, keep affinity rather than scatter.
 		r.avail = avail
+		r.moved = r.movedBuf[:n]
+		clear(r.moved)
 	}
 }

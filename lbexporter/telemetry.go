@@ -15,6 +15,12 @@ const (
 	reasonEndpointUnhealthy = "endpoint_unhealthy"
 	reasonEmptyTraceID      = "empty_trace_id"
 	reasonMissingService    = "missing_service_name"
+
+	// Why data was dropped (otelcol_loadbalancer_dropped_items).
+	dropRejected         = "rejected"          // the endpoint answered with a permanent error
+	dropRetriesExhausted = "retries_exhausted" // retry_on_failure gave up (disabled, or max_elapsed_time)
+	dropShutdown         = "shutdown"          // still buffered in memory when Shutdown's deadline passed
+	dropCorrupt          = "corrupt"           // a stored entry could not be read back
 )
 
 // telemetry holds the instruments. Names of the first two are upstream's;
@@ -27,6 +33,10 @@ type telemetry struct {
 	noEndpoint       metric.Int64Counter
 	failovers        metric.Int64Counter
 	unhealthyBackend metric.Int64UpDownCounter
+	dropped          metric.Int64Counter
+	refused          metric.Int64Counter
+	queueSize        metric.Int64ObservableGauge
+	queueCapacity    metric.Int64ObservableGauge
 
 	reroutedRemoved, reroutedUnhealthy     metric.MeasurementOption
 	fallbackEmptyTrace, fallbackMissingSvc metric.MeasurementOption
@@ -61,6 +71,22 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	err = errors.Join(err, e)
 	t.unhealthyBackend, e = m.Int64UpDownCounter("otelcol_loadbalancer_unhealthy_backends",
 		metric.WithDescription("Endpoints currently marked unhealthy by failover."), metric.WithUnit("{backends}"))
+	err = errors.Join(err, e)
+	t.dropped, e = m.Int64Counter("otelcol_loadbalancer_dropped_items",
+		metric.WithDescription("Items dropped for an endpoint: rejected permanently, retries exhausted, still buffered in memory at shutdown, or unreadable from storage."),
+		metric.WithUnit("{items}"))
+	err = errors.Join(err, e)
+	t.refused, e = m.Int64Counter("otelcol_loadbalancer_refused_items",
+		metric.WithDescription("Items returned to the caller with a retryable error because their endpoint's buffer was full."),
+		metric.WithUnit("{items}"))
+	err = errors.Join(err, e)
+	t.queueSize, e = m.Int64ObservableGauge("otelcol_loadbalancer_queue_size",
+		metric.WithDescription("Size of each endpoint's buffer, queued and in flight, in units of protocol.otlp.sending_queue.sizer."),
+		metric.WithUnit("{units}"))
+	err = errors.Join(err, e)
+	t.queueCapacity, e = m.Int64ObservableGauge("otelcol_loadbalancer_queue_capacity",
+		metric.WithDescription("Capacity of each endpoint's buffer (protocol.otlp.sending_queue.queue_size)."),
+		metric.WithUnit("{units}"))
 	err = errors.Join(err, e)
 
 	t.reroutedRemoved = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonEndpointRemoved)))

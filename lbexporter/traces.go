@@ -21,6 +21,11 @@ func tracesOps(s *traceSplitter) signalOps[ptrace.Traces] {
 		moveAll: func(dst, src ptrace.Traces) { src.ResourceSpans().MoveAndAppendTo(dst.ResourceSpans()) },
 		partial: func(err error, td ptrace.Traces) error { return consumererror.NewTraces(err, td) },
 		split:   s.split,
+		signal:  "traces",
+		marshal: func(d ptrace.Traces) ([]byte, error) { return (&ptrace.ProtoMarshaler{}).MarshalTraces(d) },
+		unmarshal: func(b []byte) (ptrace.Traces, error) {
+			return (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(b)
+		},
 	}
 }
 

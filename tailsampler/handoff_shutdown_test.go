@@ -56,7 +56,14 @@ func TestDrainToDeadPeerImportsBackWithinTheDeadline(t *testing.T) {
 	took := time.Since(began)
 	t.Logf("shutdown giving %d traces back after a failed drain: %v (the drain's half of the deadline: %v)", traces, took.Round(time.Millisecond), deadline/2)
 	assert.Less(t, took, deadline)
-	assert.Equal(t, int64(traces), a.counter(t, "otelcol_processor_tail_sampling_handoff_failures"), "every trace given back")
+	// How many traces the drain took out before its half of the deadline
+	// depends on the machine's speed; those it took are given back and
+	// counted, the rest never left the buffer. Either way each is decided
+	// here, once.
+	givenBack := a.counter(t, "otelcol_processor_tail_sampling_handoff_failures")
+	t.Logf("traces taken by the drain and given back: %d of %d", givenBack, traces)
+	assert.Positive(t, givenBack, "the failed drain gives what it took back")
+	assert.LessOrEqual(t, givenBack, int64(traces))
 	assert.Equal(t, int64(traces), decided(a), "every trace decided here")
 	assert.Equal(t, wantSpans, a.sink.SpanCount())
 	f.mu.Lock()

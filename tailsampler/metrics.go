@@ -40,7 +40,6 @@ const (
 	mLateReversed       = metricPrefix + "late_spans_reversed"
 )
 
-
 // Reasons for an early (before-deadline) decision.
 const (
 	reasonNumTraces        = "num_traces"

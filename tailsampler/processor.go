@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
 
 	"github.com/tailgate-otel/tailgate/internal/gatestate"
 	"github.com/tailgate-otel/tailgate/internal/ratelog"
@@ -36,6 +37,11 @@ const (
 	// maxRound caps the traces one decision round takes, so forwarding
 	// starts while a large backlog is still being decided.
 	maxRound = 4096
+	// stallThreshold: a decider that wakes this much later than it was
+	// armed for was not running (the process was stopped, paused or
+	// starved), and postpones every pending decision by the delay. Three
+	// idle wake-ups: far beyond scheduling noise on a loaded machine.
+	stallThreshold = 3 * time.Second
 	// forwardQueueSpans is how many decided spans may wait for the next
 	// consumer before ConsumeTraces applies back-pressure.
 	forwardQueueSpans = 200_000
@@ -79,6 +85,9 @@ type sampler struct {
 	lateWarn  *ratelog.Logger // late spans reversing a decision
 	dropCount atomic.Int64    // traces dropped at shutdown, for tests
 	decided   atomic.Int64    // traces decided, counted once their spans are queued
+	// stallAfter is stallThreshold on the real clock, 0 (off) under a
+	// test clock, whose jumps are not stalls.
+	stallAfter atomic.Int64
 }
 
 var _ tailProcessor = (*sampler)(nil)
@@ -108,6 +117,9 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		fwdDone:    make(chan struct{}),
 	}
 	p.runCtx, p.runCancel = context.WithCancel(context.Background())
+	if _, ok := clk.(realClock); ok {
+		p.stallAfter.Store(int64(stallThreshold))
+	}
 	for _, pc := range cfg.Policies {
 		if pc.Type == "drop" {
 			p.hasDropPolicy = true
@@ -204,8 +216,15 @@ func (p *sampler) Start(context.Context, component.Host) error {
 	return nil
 }
 
+// decider runs one shard's decisions. It knows when it should wake; when
+// it wakes more than stallAfter (3 s) later, the whole process did not run for
+// that long (SIGSTOP, a paused VM, a starved container) and neither did
+// the agents' deliveries to it, which they buffered meanwhile: the delay
+// is added to every pending deadline, so decision_wait counts only time
+// this gateway was running and the spans held for it still count.
 func (p *sampler) decider(s *shard) {
 	defer p.decWG.Done()
+	armed := p.nowNanos() + int64(idleWake)
 	t := p.clock.NewTimer(idleWake)
 	defer t.Stop()
 	for {
@@ -215,8 +234,14 @@ func (p *sampler) decider(s *shard) {
 		case <-t.C():
 		case <-s.wake:
 		}
+		if late := p.nowNanos() - armed; p.stallAfter.Load() > 0 && late > p.stallAfter.Load() {
+			n := s.postpone(late)
+			p.warn.Warn("tail_sampling: the process did not run for a while (stopped, paused or starved); pending decisions are postponed by as much",
+				zap.Duration("stalled", time.Duration(late)), zap.Int("traces", n))
+		}
 		next, more := s.decideDue(maxRound)
 		if more {
+			armed = p.nowNanos()
 			select {
 			case s.wake <- struct{}{}:
 			default:
@@ -237,7 +262,8 @@ func (p *sampler) decider(s *shard) {
 				wait = idleWake
 			}
 		}
-		t.ResetAt(p.timeOf(now + int64(wait)))
+		armed = now + int64(wait)
+		t.ResetAt(p.timeOf(armed))
 	}
 }
 

@@ -444,6 +444,26 @@ func (s *shard) release(idx uint32) {
 	}
 }
 
+// postpone moves every pending deadline d later (the process stalled for
+// d); adding the same amount keeps the heap ordered. It returns the
+// number of pending traces.
+func (s *shard) postpone(d int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.queue.items {
+		s.queue.items[i].at += d
+	}
+	for i := range s.entries {
+		if e := &s.entries[i]; e.state == statePending {
+			e.deadline += d
+		}
+	}
+	if s.nextWake != math.MaxInt64 {
+		s.nextWake += d
+	}
+	return s.pending
+}
+
 // decideDue runs one decision round: traces whose deadline passed are
 // evaluated outside the lock and finalized. It returns the next deadline
 // (math.MaxInt64 when none) and whether the round was cut short.

@@ -61,3 +61,21 @@ func TestKubernetesArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestKubernetesArgumentsPersistentAgent: the overlay's service::extensions
+// replaces the persistent agent's (lists are not merged), so the DaemonSet's
+// documented switch adds one argument that lists both.
+func TestKubernetesArgumentsPersistentAgent(t *testing.T) {
+	t.Setenv("POD_IP", "10.0.0.7")
+	const (
+		base = "file:../configs/agent-config-persistent.yaml"
+		ops  = "file:../configs/overlays/k8s-operations.yaml"
+	)
+	healthCheck, storage := component.MustNewID("health_check"), component.MustNewIDWithName("file_storage", "lb")
+	cfg, err := loadAll(t, base, ops)
+	require.NoError(t, err)
+	assert.NotContains(t, []component.ID(cfg.Service.Extensions), storage, "without the extra argument the overlay drops file_storage/lb")
+	cfg, err = loadAll(t, base, ops, "yaml:service::extensions: [health_check, file_storage/lb]")
+	require.NoError(t, err)
+	assert.Equal(t, []component.ID{healthCheck, storage}, []component.ID(cfg.Service.Extensions))
+}

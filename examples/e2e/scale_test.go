@@ -59,15 +59,15 @@ var (
 		"yaml:processors::batch::timeout: 200ms",
 		"yaml:exporters::loadbalancing::resolver::dns::interval: 1s",
 	}
-	// A dead gateway's spans go to their next ring choice at the first
-	// failed export instead of waiting in the exporter's retries (5 s and
-	// up, past the traces' decisions): with replication, that is the
-	// gateway holding the trace's shadow.
-	agentFailoverOverrides = append(slices.Clone(agentOverrides),
-		"yaml:exporters::loadbalancing::failover::enabled: true",
-		"yaml:exporters::loadbalancing::failover::max_consecutive_failures: 1",
-		"yaml:exporters::loadbalancing::protocol::otlp::retry_on_failure::enabled: false")
 )
+
+// agentConfigOverrides are the agents' --config additions for sc.
+func agentConfigOverrides(sc scenario) []string {
+	if !sc.failover {
+		return agentOverrides
+	}
+	return append(slices.Clone(agentOverrides), "yaml:exporters::loadbalancing::failover::enabled: true")
+}
 
 type scaleEvent int
 
@@ -76,12 +76,14 @@ const (
 	scaleUp                        // 3 → 4 a third of the way in
 	scaleDown                      // 4 → 3: out of DNS, then SIGTERM
 	rolling                        // each of 3 gateways: out of DNS, SIGTERM, restart on the same address, back in DNS
-	crashRestart                   // SIGKILL one of 3, out of DNS at once; restarted on the same address 2 s later, back in DNS
-	nodeLoss                       // SIGKILL one of 3, out of DNS at once, never back
+	freeze                         // gateway 2 SIGSTOPped for faultFreeze, then SIGCONT; it stays in DNS
+	crashRestart                   // gateway 2 SIGKILLed, out of DNS at once; restarted on the same address faultRestart later, back in DNS
+	nodeLoss                       // gateway 2 SIGKILLed, out of DNS at once, never back
 )
 
 func (e scaleEvent) String() string {
-	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3", "crash and restart", "node loss"}[e]
+	return [...]string{"steady 3", "scale up 3→4", "scale down 4→3", "rolling restart ×3",
+		"gateway frozen 15 s", "gateway killed, back 2 s later", "gateway killed, node lost"}[e]
 }
 
 func (e scaleEvent) crash() bool { return e == crashRestart || e == nodeLoss }
@@ -94,6 +96,14 @@ type scenario struct {
 	traffic   time.Duration
 	seed      uint64
 	gateways  int // at the start
+	// Workload, when it differs from the scale scenarios' (rate scaleRate,
+	// 1 error trace in 50, the first failed export ends the run).
+	rate       int
+	errorEvery int
+	keepGoing  bool
+	// failover turns on the agents' load_balancing failover (off in the
+	// default agent config).
+	failover bool
 }
 
 func (s scenario) name() string {
@@ -110,8 +120,16 @@ func (s scenario) name() string {
 
 // outcome is what a scenario measured.
 type outcome struct {
-	sc         scenario
-	score      workload.Score
+	sc      scenario
+	sent    workload.Sent // what the application saw: failed exports, slowest call
+	faultAt time.Time     // fault scenarios: when the fault began
+	// buffered is the sum over agents of their buffer for the faulty
+	// gateway (requests) just before it recovered.
+	buffered float64
+	score    workload.Score
+	// incomplete maps the error traces that did not arrive whole to the
+	// spans of theirs that did.
+	incomplete map[int]int
 	handoff    map[string]float64 // otelcol_processor_tail_sampling_{handoff,replica}_* summed over gateways
 	losses     map[string]float64 // counted drops (see lossCounters), gateways and agents
 	duplicates int                // spans delivered to the sink more than once
@@ -146,14 +164,14 @@ func TestScaleEvents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scale scenarios take about a minute")
 	}
-	runScenarios(t, []scenario{
+	checkScenarios(t, runScenarios(t, []scenario{
 		{event: steady, handoff: true, third: 10, traffic: 10 * time.Second, seed: 10, gateways: 3},
 		{event: scaleUp, handoff: true, third: 11, traffic: 12 * time.Second, seed: 11, gateways: 3},
 		{event: scaleUp, handoff: false, third: 12, traffic: 12 * time.Second, seed: 12, gateways: 3},
 		{event: scaleDown, handoff: true, third: 13, traffic: 12 * time.Second, seed: 13, gateways: 4},
 		{event: scaleDown, handoff: false, third: 14, traffic: 12 * time.Second, seed: 14, gateways: 4},
 		{event: rolling, handoff: true, third: 15, traffic: 24 * time.Second, seed: 15, gateways: 3},
-	})
+	}))
 }
 
 // TestReplication runs the same scale events with handoff::replicate, and
@@ -162,7 +180,7 @@ func TestReplication(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replication scenarios take about a minute and a half")
 	}
-	runScenarios(t, []scenario{
+	checkScenarios(t, runScenarios(t, []scenario{
 		{event: steady, replicate: true, third: 131, traffic: 10 * time.Second, seed: 20, gateways: 3},
 		{event: scaleUp, replicate: true, third: 132, traffic: 12 * time.Second, seed: 21, gateways: 3},
 		{event: scaleDown, replicate: true, third: 133, traffic: 12 * time.Second, seed: 22, gateways: 4},
@@ -171,12 +189,14 @@ func TestReplication(t *testing.T) {
 		{event: crashRestart, handoff: true, third: 136, traffic: 12 * time.Second, seed: 25, gateways: 3},
 		{event: nodeLoss, replicate: true, third: 137, traffic: 12 * time.Second, seed: 26, gateways: 3},
 		{event: nodeLoss, handoff: true, third: 138, traffic: 12 * time.Second, seed: 27, gateways: 3},
-	})
+	}))
 }
 
 // runScenarios runs the scenarios whose name contains
-// $TAILGATE_E2E_SCENARIOS (all when unset).
-func runScenarios(t *testing.T, scenarios []scenario) {
+// $TAILGATE_E2E_SCENARIOS (all when unset) at once, as goroutines
+// (-parallel would cap them at GOMAXPROCS), and returns their outcomes in
+// order.
+func runScenarios(t *testing.T, scenarios []scenario) []outcome {
 	if only := os.Getenv("TAILGATE_E2E_SCENARIOS"); only != "" {
 		scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool { return !strings.Contains(sc.name(), only) })
 		if len(scenarios) == 0 {
@@ -184,11 +204,7 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 		}
 	}
 	collectorBinary(t)
-	// The gateways' handoff runs over mutual TLS with one certificate, as
-	// the cert-manager example makes it (gateway-config.loopback-handoff.yaml
-	// reads HANDOFF_TLS_DIR).
-	tlsDir = t.TempDir()
-	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
+	useHandoffTLS(t)
 	results := make([]outcome, len(scenarios))
 	var wg sync.WaitGroup
 	for i, sc := range scenarios {
@@ -199,7 +215,12 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 		wg.Go(func() { results[i] = runScenario(t, sc) })
 	}
 	wg.Wait()
+	return results
+}
 
+// checkScenarios logs the results as a table and checks each in its own
+// subtest.
+func checkScenarios(t *testing.T, results []outcome) {
 	t.Log("\n" + scaleTable(results))
 	for _, r := range results {
 		t.Run(r.sc.name(), func(t *testing.T) { checkOutcome(t, r) })
@@ -258,6 +279,15 @@ func checkOutcome(t *testing.T, r outcome) {
 // tlsDir holds the handoff's certificate (ca.crt, tls.crt, tls.key).
 var tlsDir string
 
+// useHandoffTLS makes the certificate the gateways' handoff runs over
+// mutual TLS with, as the cert-manager example makes it
+// (gateway-config.loopback-handoff.yaml reads HANDOFF_TLS_DIR), for the
+// scenarios of test t.
+func useHandoffTLS(t *testing.T) {
+	tlsDir = t.TempDir()
+	require.NoError(t, testcert.SecretDir(tlsDir, []string{"gateway-collector-handoff.observability.svc"}, nil))
+}
+
 // intrude sends a well-formed OTLP request in plaintext to a gateway's
 // handoff listener, as any pod of the cluster could without the
 // NetworkPolicy, and returns the error it got.
@@ -274,8 +304,8 @@ func intrude(ctx context.Context, addr string) error {
 // scaleTable renders the results as the README's table.
 func scaleTable(rs []outcome) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| scenario | handoff | replication | traces | error traces | complete | partial | missing | split (all traces) | duplicate spans | handoff: traces sent · received · spans forwarded · decisions sent · failures | replica: promoted · orphans · exported · duplicates possible | took |\n")
-	fmt.Fprintf(&b, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
+	fmt.Fprintf(&b, "| scenario | handoff | replication | traces | error traces | complete | partial | missing | split (all traces) | duplicate spans | slowest app export | handoff: traces sent · received · spans forwarded · decisions sent · failures | replica: promoted · orphans · exported · duplicates possible | took |\n")
+	fmt.Fprintf(&b, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|\n")
 	for _, r := range rs {
 		if r.err != nil {
 			fmt.Fprintf(&b, "| %s | %s | %s | error: %v |\n", r.sc.event, onOff(r.sc.handoff), onOff(r.sc.replicate), r.err)
@@ -291,9 +321,10 @@ func scaleTable(rs []outcome) string {
 		if r.sc.replicate {
 			rep = fmt.Sprintf("%.0f · %.0f · %.0f · %.0f", m("replica_promoted"), m("replica_orphans"), m("replica_exported"), m("replica_duplicates_possible"))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d (%s) | %s | %s | %v |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d (%s) | %v | %s | %s | %v |\n",
 			r.sc.event, onOff(r.sc.handoff), onOff(r.sc.replicate), s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
-			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), r.duplicates, pct(r.duplicates, r.spans), ho, rep, r.took.Round(time.Second))
+			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), r.duplicates, pct(r.duplicates, r.spans),
+			r.sent.Slowest.Round(time.Millisecond), ho, rep, r.took.Round(time.Second))
 	}
 	return b.String()
 }
@@ -326,6 +357,8 @@ type deployment struct {
 	events   []string
 	metrics  map[string]float64 // handoff and replica counters of gateways already stopped
 	losses   map[string]float64 // loss counters of gateways already stopped
+	faultAt  time.Time          // when the fault scenario's fault began
+	buffered float64            // what the agents buffered for the faulty gateway, at its worst
 }
 
 func (d *deployment) host(last int) string     { return fmt.Sprintf("127.0.%d.%d", d.sc.third, last) }
@@ -440,6 +473,7 @@ func (d *deployment) killGateway(i int) error {
 	if err := p.cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
+	d.markFault()
 	d.publish()
 	<-p.done
 	d.event("gateway %s SIGKILL, out of DNS", d.gatewayHost(i))
@@ -470,6 +504,40 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// waitDecided waits until no running gateway holds an undecided trace
+// (otelcol_processor_tail_sampling_sampling_traces_on_memory is 0 on all).
+func (d *deployment) waitDecided(ctx context.Context, within time.Duration) error {
+	const pending = "otelcol_processor_tail_sampling_sampling_traces_on_memory"
+	deadline := time.Now().Add(within)
+	for {
+		d.mu.Lock()
+		hosts := make([]string, 0, len(d.gateways))
+		for i := range d.gateways {
+			hosts = append(hosts, d.gatewayHost(i))
+		}
+		d.mu.Unlock()
+		var held float64
+		var err error
+		for _, h := range hosts {
+			m, serr := scrape(ctx, "http://"+h+":8888/metrics", pending)
+			if serr != nil {
+				err = serr
+				break
+			}
+			held += sum(m, pending)
+		}
+		if err == nil && held == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateways still hold %v traces after %v (scrape error: %v)", held, within, err)
+		}
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
 // addFamilies adds samples into dst by metric family (labels dropped, a
 // _total suffix removed).
 func addFamilies(dst, samples map[string]float64) {
@@ -489,6 +557,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		out.took = time.Since(began)
 		d.mu.Lock()
 		out.events = d.events
+		out.faultAt, out.buffered = d.faultAt, d.buffered
 		d.mu.Unlock()
 	}()
 	var err error
@@ -513,16 +582,12 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 	}
 	d.publish()
 	var agentAddrs []string
-	agentExtra := agentOverrides
-	if sc.event.crash() {
-		agentExtra = agentFailoverOverrides
-	}
 	for i := 1; i <= 2; i++ {
 		p, err := launch(t, fmt.Sprintf("s%d-agent-%d", sc.third, i), "agent-config.loopback-dns.yaml", map[string]string{
 			"AGENT_HOST":       d.agentHost(i),
 			"GATEWAY_HOSTNAME": scaleHostname,
 			"DNS_NAMESERVER":   d.dns.Addr(),
-		}, agentExtra)
+		}, agentConfigOverrides(sc))
 		if err != nil {
 			out.err = err
 			return out
@@ -560,7 +625,11 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 
 	snd := wire.NewSender()
 	defer snd.Close()
-	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed}
+	plan := workload.Plan{Rate: scaleRate, Duration: sc.traffic, SpansPerTrace: scaleSpans, SpanGap: scaleSpanGap, Seed: sc.seed,
+		ErrorEvery: sc.errorEvery, KeepGoing: sc.keepGoing}
+	if sc.rate > 0 {
+		plan.Rate = sc.rate
+	}
 	var (
 		sent    workload.Sent
 		playErr error
@@ -578,6 +647,18 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 		if sleepCtx(ctx, sc.traffic/3) {
 			evErr = d.stopGateway(ctx, 4)
 		}
+	case freeze:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.freezeGateway(ctx, 2)
+		}
+	case crashRestart:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.crashGateway(ctx, 2)
+		}
+	case nodeLoss:
+		if sleepCtx(ctx, sc.traffic/3) {
+			evErr = d.killGateway(2)
+		}
 	case rolling:
 		if !sleepCtx(ctx, 2*time.Second) {
 			break
@@ -590,27 +671,22 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 				evErr = ctx.Err()
 			}
 		}
-	case crashRestart, nodeLoss:
-		if !sleepCtx(ctx, sc.traffic/3) {
-			break
-		}
-		if evErr = d.killGateway(1); evErr != nil || sc.event == nodeLoss {
-			break
-		}
-		if sleepCtx(ctx, 2*time.Second) {
-			evErr = d.addGateway(1, 2)
-		}
 	}
 	wg.Wait()
+	out.sent = sent
 	if out.err = errors.Join(playErr, evErr); out.err != nil {
 		return out
 	}
 	d.event("traffic done: %d traces, %d spans", sent.Spec.Traces, sent.Spans)
 
 	// Decided decision_wait after first seen, then a 200 ms batch: wait for
-	// that, then for a quiet sink.
+	// that, then until no gateway holds a trace (a starved machine delays
+	// decisions), then for a quiet sink.
 	if !sleepCtx(ctx, time.Until(sent.Last.Add(scaleDecisionWait+2*time.Second))) {
 		out.err = ctx.Err()
+		return out
+	}
+	if out.err = d.waitDecided(ctx, time.Minute); out.err != nil {
 		return out
 	}
 	if out.err = d.sink.WaitQuiet(ctx, 2*time.Second); out.err != nil {
@@ -619,6 +695,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 	out.score = workload.Evaluate(sent, d.sink)
 	distinct, delivered := d.sink.Spans()
 	out.spans, out.duplicates = delivered, delivered-distinct
+	out.incomplete = workload.IncompleteErrors(sent, d.sink)
 
 	// Counters of the gateways still running and of the agents, then a
 	// clean stop.

@@ -412,6 +412,25 @@ func TestAgentTier(t *testing.T) {
 	assert.Contains(t, cfg, fmt.Sprintf("port: %d", gw.Spec.Ports[0].Port))
 	k8sCfg := configMapFile(t, o, ds.Spec.Template.Spec, "agent-config-k8s.yaml")
 	assert.Contains(t, k8sCfg, "service: "+gw.Name+"."+gw.Namespace)
+
+	// The persistent variant's storage directory is a host path mounted in
+	// the agent, so that a restarted pod finds what the last one buffered.
+	persistent := parseYAML(t, configMapFile(t, o, ds.Spec.Template.Spec, "agent-config-persistent.yaml"))
+	dir, _ := dig(t, persistent, "extensions", "file_storage/lb")["directory"].(string)
+	require.NotEmpty(t, dir)
+	var mounted bool
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != dir {
+			continue
+		}
+		for _, v := range ds.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name {
+				require.NotNil(t, v.HostPath, "volume %s for %s must be on the node", v.Name, dir)
+				mounted = true
+			}
+		}
+	}
+	assert.True(t, mounted, "%s is mounted from the node", dir)
 }
 
 func TestResolverRBAC(t *testing.T) {
@@ -453,6 +472,7 @@ func TestConfigMapsMatchConfigs(t *testing.T) {
 		{"agent-collector-config", "agent-config-k8s.yaml"},
 		{"gateway-collector-config", opsKey},
 		{"agent-collector-config", opsKey},
+		{"agent-collector-config", "agent-config-persistent.yaml"},
 	} {
 		cm, ok := o.configMaps[tc.cm]
 		require.True(t, ok, tc.cm)

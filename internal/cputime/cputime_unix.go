@@ -5,9 +5,8 @@ package cputime
 import "syscall"
 
 // Process is the CPU time the process has used (user + system, every
-// thread, so garbage collection counts), in nanoseconds; ok is false where
-// it is not available. Benchmarks report it next to wall time because the
-// build machines are shared: CPU time barely moves with the load.
+// thread, so garbage collection and background goroutines count), in
+// nanoseconds; ok is false where it is not available.
 func Process() (ns int64, ok bool) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {

@@ -1,4 +1,4 @@
 // Package cputime reads the CPU time the process has used, for benchmarks
-// on shared machines: wall-clock figures swing with the load, CPU time
-// barely moves. Process reports ok false where it is not available.
+// that report it next to wall time: the build machines are shared, and CPU
+// time barely moves with their load where wall time swings by 2×.
 package cputime

@@ -73,3 +73,19 @@ func Evaluate(sent Sent, sink *wire.Sink) Score {
 	}
 	return sc
 }
+
+// IncompleteErrors lists the error traces of which some span, or every
+// span, is missing at the sink, with how many of their spans arrived.
+func IncompleteErrors(sent Sent, sink *wire.Sink) map[int]int {
+	out := map[int]int{}
+	spec := sent.Spec
+	for i := range spec.Traces {
+		if !spec.IsError(i) {
+			continue
+		}
+		if got := sink.SpansOf(tracegen.TraceID(spec.Seed, i)); got < spec.SpansPerTrace {
+			out[i] = got
+		}
+	}
+	return out
+}

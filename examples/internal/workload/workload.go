@@ -30,6 +30,13 @@ type Plan struct {
 	ErrorEvery    int           // every Nth trace has an ERROR span (default 50: 2 %)
 	SlowEvery     int           // every Nth trace lasts 2 s (0: none)
 	Seed          uint64        // makes the trace IDs of this run its own
+	// KeepGoing makes Play behave like an application: a failed export is
+	// counted (Sent.Failed) and the traffic goes on, instead of Play
+	// returning at once.
+	KeepGoing bool
+	// CallTimeout bounds one export call, as an SDK exporter's timeout
+	// does (default 10 s).
+	CallTimeout time.Duration
 }
 
 const tick = 100 * time.Millisecond
@@ -49,6 +56,9 @@ func (p Plan) withDefaults() Plan {
 	}
 	if p.ErrorEvery == 0 {
 		p.ErrorEvery = 50
+	}
+	if p.CallTimeout <= 0 {
+		p.CallTimeout = 10 * time.Second
 	}
 	return p
 }
@@ -70,11 +80,38 @@ func (p Plan) Spec(start time.Time) tracegen.Spec {
 	}
 }
 
-// Sent describes what Play sent.
+// Sent describes what Play sent, and what the application saw doing it.
 type Sent struct {
 	Spec  tracegen.Spec
-	Spans int
+	Spans int       // spans exported successfully
 	Last  time.Time // when the last span left
+	// Failed is the number of spans in export calls that failed (only with
+	// KeepGoing; otherwise Play returns the first failure).
+	Failed int
+	// Calls is the number of export calls, Slowest the longest one took.
+	Calls   int
+	Slowest time.Duration
+	// Log is every export call, in the order made.
+	Log []Call
+}
+
+// Call is one export call as the application saw it.
+type Call struct {
+	At    time.Time
+	Took  time.Duration
+	Spans int
+	Err   error
+}
+
+// SlowestBetween is the longest export call that started in [from, to).
+func (s Sent) SlowestBetween(from, to time.Time) time.Duration {
+	var d time.Duration
+	for _, c := range s.Log {
+		if !c.At.Before(from) && c.At.Before(to) {
+			d = max(d, c.Took)
+		}
+	}
+	return d
 }
 
 // Play sends the plan's workload to agents (OTLP/gRPC host:port) in real
@@ -105,7 +142,7 @@ func Play(ctx context.Context, snd *wire.Sender, p Plan, agents []string, progre
 	// Order by departure time; stable, so equal times keep batch order.
 	slices.SortStableFunc(events, func(a, b event) int { return a.at.Compare(b.at) })
 
-	sent := 0
+	out := Sent{Spec: spec}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for _, ev := range events {
@@ -113,17 +150,33 @@ func Play(ctx context.Context, snd *wire.Sender, p Plan, agents []string, progre
 			timer.Reset(d)
 			select {
 			case <-ctx.Done():
-				return Sent{Spec: spec, Spans: sent, Last: time.Now()}, ctx.Err()
+				out.Last = time.Now()
+				return out, ctx.Err()
 			case <-timer.C:
 			}
 		}
-		if err := snd.Send(ctx, ev.agent, ev.td); err != nil {
-			return Sent{Spec: spec, Spans: sent, Last: time.Now()}, err
+		n := ev.td.SpanCount()
+		cctx, cancel := context.WithTimeout(ctx, p.CallTimeout)
+		began := time.Now()
+		err := snd.Send(cctx, ev.agent, ev.td)
+		took := time.Since(began)
+		cancel()
+		out.Calls++
+		out.Slowest = max(out.Slowest, took)
+		out.Log = append(out.Log, Call{At: began, Took: took, Spans: n, Err: err})
+		switch {
+		case err == nil:
+			out.Spans += n
+		case p.KeepGoing && ctx.Err() == nil:
+			out.Failed += n
+		default:
+			out.Last = time.Now()
+			return out, err
 		}
-		sent += ev.td.SpanCount()
 		if progress != nil {
-			progress(sent, total)
+			progress(out.Spans+out.Failed, total)
 		}
 	}
-	return Sent{Spec: spec, Spans: sent, Last: time.Now()}, nil
+	out.Last = time.Now()
+	return out, nil
 }

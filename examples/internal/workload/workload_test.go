@@ -138,3 +138,40 @@ func TestSpecDefaults(t *testing.T) {
 		assert.Equal(t, 50, s.ErrorEvery)
 	}
 }
+
+// With KeepGoing an agent that refuses is what an application sees: its
+// spans are counted as failed, the rest of the traffic still goes, and the
+// slowest call is reported.
+func TestPlayKeepGoingCountsFailedExports(t *testing.T) {
+	sink, err := wire.StartSink("127.0.0.1:0")
+	require.NoError(t, err)
+	defer sink.Stop()
+	snd := wire.NewSender()
+	defer snd.Close()
+	closed := "127.0.0.1:1" // nothing listens: every call fails
+	p := Plan{Rate: 100, Duration: 200 * time.Millisecond, SpansPerTrace: 2, SpanGap: 10 * time.Millisecond, Seed: 8,
+		KeepGoing: true, CallTimeout: 2 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sent, err := Play(ctx, snd, p, []string{sink.Addr(), closed}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 20, sent.Spans, "span 0 of every trace, to the sink")
+	assert.Equal(t, 20, sent.Failed, "span 1 of every trace, to nobody")
+	assert.Equal(t, 4, sent.Calls)
+	assert.Positive(t, sent.Slowest)
+	require.Len(t, sent.Log, 4)
+	failed := 0
+	for _, c := range sent.Log {
+		if c.Err != nil {
+			failed += c.Spans
+		}
+	}
+	assert.Equal(t, 20, failed)
+	assert.Equal(t, sent.Slowest, sent.SlowestBetween(sent.Log[0].At, sent.Last.Add(time.Second)))
+	assert.Zero(t, sent.SlowestBetween(sent.Last.Add(time.Second), sent.Last.Add(2*time.Second)))
+	distinct, _ := sink.Spans()
+	assert.Equal(t, 20, distinct)
+
+	_, err = Play(ctx, snd, Plan{Rate: 100, Duration: 100 * time.Millisecond, Seed: 9}, []string{closed}, nil)
+	require.Error(t, err, "without KeepGoing the first failure ends the play")
+}
