@@ -17,12 +17,13 @@ import (
 // is the late one, the trace was dropped without it and the span follows
 // the drop. Nothing of the trace then reaches the backend.
 //
-// So late spans of a trace that matched no policy are evaluated on their
+// So with reevaluate_late_spans (off by default: upstream drops them),
+// late spans of a trace that matched no policy are evaluated on their
 // own, as a trace made of the late spans: if a policy keeps them they are
 // forwarded, the decision is reversed for the spans still to come, and the
-// reversal is counted (late_spans_reversed) and logged at most every 10 s. The trace then reaches the backend in parts, which is what
-// a tail sampler without decision caches (upstream's default) does with
-// late spans. A veto is final: late spans of a trace dropped by a drop
+// reversal is counted (late_spans_reversed) and logged at most every
+// 10 s. The trace then reaches the backend in parts, which is what
+// upstream does with late spans of a trace it no longer holds. A veto is final: late spans of a trace dropped by a drop
 // policy or by maximum_trace_size_bytes are dropped.
 
 // vetoTooLarge is the "policy" of a trace dropped for exceeding

@@ -90,8 +90,8 @@ func TestLateSpansFollowDecision(t *testing.T) {
 	assert.Equal(t, map[string]int64{"decision=sampled,sampled=true": 1, "decision=not_sampled,sampled=false": 1}, m[mGlobalSampled])
 }
 
-// TestLateSpansOfDroppedTrace: late spans of a trace that matched no
-// policy are evaluated on their own, so a span that would have kept the
+// TestLateSpansOfDroppedTrace: with reevaluate_late_spans, late spans of
+// a trace that matched no policy are evaluated on their own, so a span that would have kept the
 // trace (an error span arriving after decision_wait) is never dropped
 // unseen; a veto stays final.
 func TestLateSpansOfDroppedTrace(t *testing.T) {
@@ -110,6 +110,7 @@ func TestLateSpansOfDroppedTrace(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
+		upstream bool // reevaluate_late_spans off, as upstream
 		mutate   func(*Config)
 		first    func() ptrace.Traces // decided not sampled
 		late     func() ptrace.Traces
@@ -121,6 +122,12 @@ func TestLateSpansOfDroppedTrace(t *testing.T) {
 			first:    func() ptrace.Traces { return spansOf(1, 2, false, false) },
 			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
 			forwards: 3, reversed: 3,
+		},
+		{
+			name:     "matched no policy, a late span matches, reevaluate_late_spans off",
+			upstream: true,
+			first:    func() ptrace.Traces { return spansOf(1, 2, false, false) },
+			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
 		},
 		{
 			name:  "matched no policy, the late spans match none",
@@ -155,7 +162,12 @@ func TestLateSpansOfDroppedTrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, tt.mutate)
+			h := newHarness(t, func(c *Config) {
+				c.ReevaluateLateSpans = !tt.upstream
+				if tt.mutate != nil {
+					tt.mutate(c)
+				}
+			})
 			h.consume(t, tt.first())
 			h.advance(t, time.Second+timerResolution)
 			require.Equal(t, 0, h.pending())
@@ -440,10 +452,8 @@ func TestSpanIngestStrategy(t *testing.T) {
 	h.consume(t, spansOf(3, 2, false, false))
 	h.advance(t, time.Second+timerResolution) // unresolved at the deadline: not sampled
 	assert.Equal(t, 0, h.pending())
-	h.consume(t, spansOf(3, 1, false, true)) // late: follows not sampled
-	assert.Equal(t, 0, h.pending())
-	h.consume(t, spansOf(3, 1, true, true)) // late, but matches on its own: kept
-	h.waitForwarded(t, 6)
+	h.consume(t, spansOf(3, 1, true, true)) // late: follows not sampled
+	assert.Equal(t, 5, h.sink.SpanCount())
 }
 
 func TestConsumeEmptyAndOddInput(t *testing.T) {

@@ -173,7 +173,7 @@ func (s *shard) ingest(ctx context.Context, items []ingestItem, firstSeen int64,
 			}
 			if at, veto, hit := s.notSampled.get(it.id); hit {
 				p.recordLateAge(now, at)
-				if veto {
+				if veto || !p.cfg.ReevaluateLateSpans {
 					st.lateDropped++
 				} else {
 					s.late = append(s.late, *it)
@@ -404,8 +404,10 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 		s.notSampled.add(e.id, at, policy != "")
 		st.droppedCount++
 		// Of the traces not kept, only those a drop policy vetoed name a
-		// policy (unless a peer's decision overrode a keep).
-		if policy != "" && e.override == 0 {
+		// policy (unless a peer's decision overrode a keep); one dropped
+		// for its size is a veto for its late spans, but upstream counts
+		// it in traces_dropped_too_large only, not as decision=dropped.
+		if policy != "" && policy != vetoTooLarge && e.override == 0 {
 			st.vetoedCount++
 		}
 	}

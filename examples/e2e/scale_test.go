@@ -351,14 +351,15 @@ type deployment struct {
 	dns   *dnsserver.Server
 	start time.Time
 
-	mu       sync.Mutex
-	gateways map[int]*process // by host index 1..4
-	agents   []*process
-	events   []string
-	metrics  map[string]float64 // handoff and replica counters of gateways already stopped
-	losses   map[string]float64 // loss counters of gateways already stopped
-	faultAt  time.Time          // when the fault scenario's fault began
-	buffered float64            // what the agents buffered for the faulty gateway, at its worst
+	mu         sync.Mutex
+	gateways   map[int]*process // by host index 1..4
+	agents     []*process
+	events     []string
+	metrics    map[string]float64 // handoff and replica counters of gateways already stopped
+	losses     map[string]float64 // loss counters of gateways already stopped
+	refusedTLS float64            // handoff_refused{reason=tls_handshake} of gateways scraped
+	faultAt    time.Time          // when the fault scenario's fault began
+	buffered   float64            // what the agents buffered for the faulty gateway, at its worst
 }
 
 func (d *deployment) host(last int) string     { return fmt.Sprintf("127.0.%d.%d", d.sc.third, last) }
@@ -445,6 +446,11 @@ func (d *deployment) scrapeGateway(ctx context.Context, i int) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for k, v := range m {
+		if strings.HasPrefix(k, "otelcol_processor_tail_sampling_handoff_refused") && strings.Contains(k, `reason="tls_handshake"`) {
+			d.refusedTLS += v
+		}
+	}
 	addFamilies(d.metrics, only(m, "otelcol_processor_tail_sampling_handoff_", "otelcol_processor_tail_sampling_replica_"))
 	addFamilies(d.losses, only(m, lossCounters...))
 }
@@ -719,12 +725,7 @@ func runScenario(t *testing.T, sc scenario) (out outcome) {
 			addFamilies(d.losses, only(m, lossCounters...))
 		}
 	}
-	out.handoff, out.losses = d.metrics, d.losses
-	for k, v := range d.metrics {
-		if strings.HasPrefix(k, "otelcol_processor_tail_sampling_handoff_refused") && strings.Contains(k, `reason="tls_handshake"`) {
-			out.refusedTLS += v
-		}
-	}
+	out.handoff, out.losses, out.refusedTLS = d.metrics, d.losses, d.refusedTLS
 	var stopErrs []error
 	for _, p := range d.agents {
 		stopErrs = append(stopErrs, p.stop(30*time.Second))
