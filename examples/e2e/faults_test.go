@@ -103,6 +103,9 @@ func TestGatewayFaults(t *testing.T) {
 		// over to their next ring choice, whose handoff must keep them
 		// rather than forward them back to the frozen gateway.
 		{event: freeze, handoff: true, third: 22, traffic: faultTraffic, seed: 22, gateways: 3, rate: faultRate, errorEvery: 4, keepGoing: true, failover: true},
+		// The crash again, with handoff::replicate: the killed gateway's
+		// traces are also on their successors.
+		{event: crashRestart, replicate: true, third: 23, traffic: faultTraffic, seed: 21, gateways: 3, rate: faultRate, errorEvery: 4, keepGoing: true},
 	}
 	results := runScenarios(t, scenarios)
 	t.Log("\n" + faultTable(results))
@@ -110,6 +113,9 @@ func TestGatewayFaults(t *testing.T) {
 		name := r.sc.event.String()
 		if r.sc.failover {
 			name += ", agents with failover"
+		}
+		if r.sc.replicate {
+			name += ", replication on"
 		}
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, r.err)
@@ -144,10 +150,12 @@ func TestGatewayFaults(t *testing.T) {
 				if !assert.GreaterOrEqual(t, complete, 0.999, "≥ 99.9 %% of error traces complete") {
 					t.Log(incompleteByStart(r))
 				}
+			case r.sc.event == crashRestart && r.sc.replicate:
+				assert.GreaterOrEqual(t, complete, 0.999, "≥ 99.9 %% of error traces complete")
 			case r.sc.event == crashRestart:
-				// The killed gateway's undecided traces were only in its
-				// memory (crash durability is not in scope here): what is
-				// asserted is that nothing else is lost.
+				// Without replication the killed gateway's undecided
+				// traces were only in its memory: what is asserted is
+				// that nothing else is lost.
 				assert.GreaterOrEqual(t, complete, 0.95, "error traces complete")
 			}
 		})
@@ -196,6 +204,9 @@ func faultTable(rs []outcome) string {
 		agents := "default config"
 		if r.sc.failover {
 			agents = "failover on"
+		}
+		if r.sc.replicate {
+			agents += ", gateways replicate"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s (%d of %d) | %d | %v | %d (%s) | %d | %d (%d) | %s | %.0f · %.0f |\n",
 			r.sc.event, agents, pct(s.Errors.Complete, s.Errors.Sent), s.Errors.Complete, s.Errors.Sent,

@@ -193,9 +193,9 @@ func TestReplication(t *testing.T) {
 }
 
 // runScenarios runs the scenarios whose name contains
-// $TAILGATE_E2E_SCENARIOS (all when unset) at once, as goroutines
-// (-parallel would cap them at GOMAXPROCS), and returns their outcomes in
-// order.
+// $TAILGATE_E2E_SCENARIOS (all when unset) as goroutines (-parallel
+// would cap them at GOMAXPROCS), four at a time, and returns their
+// outcomes in order.
 func runScenarios(t *testing.T, scenarios []scenario) []outcome {
 	if only := os.Getenv("TAILGATE_E2E_SCENARIOS"); only != "" {
 		scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool { return !strings.Contains(sc.name(), only) })
@@ -207,12 +207,20 @@ func runScenarios(t *testing.T, scenarios []scenario) []outcome {
 	useHandoffTLS(t)
 	results := make([]outcome, len(scenarios))
 	var wg sync.WaitGroup
+	// At most four deployments (five processes each) at once: more, and
+	// two cores decide traces seconds late, which is the machine's limit,
+	// not the scenario's.
+	slots := make(chan struct{}, 4)
 	for i, sc := range scenarios {
 		if sc.replicate {
 			scenarios[i].handoff = true
 			sc.handoff = true
 		}
-		wg.Go(func() { results[i] = runScenario(t, sc) })
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			results[i] = runScenario(t, sc)
+		})
 	}
 	wg.Wait()
 	return results
