@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/tailgate-otel/tailgate/hashring"
@@ -83,7 +84,7 @@ func BenchmarkPendingMemoryReplicated(b *testing.B) {
 				runtime.ReadMemStats(&m0)
 				var parts [2][]ptrace.Traces
 				for _, td := range tracegen.Batches(spec) {
-					for g, part := range splitTo(ring, td) {
+					for g, part := range tracegen.Split(td, func(id pcommon.TraceID) int { return ring.Index(id[:]) }) {
 						parts[g] = append(parts[g], part)
 					}
 				}
@@ -114,35 +115,4 @@ func BenchmarkPendingMemoryReplicated(b *testing.B) {
 			b.ReportMetric(perSpan/float64(b.N), "B/pending-span")
 		})
 	}
-}
-
-// splitTo copies td's spans into one batch per owner (index in the ring's
-// endpoints), as the agents route them.
-func splitTo(ring *hashring.Ring, td ptrace.Traces) map[int]ptrace.Traces {
-	out := map[int]ptrace.Traces{}
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			dst := map[int]ptrace.SpanSlice{}
-			for _, sp := range ss.Spans().All() {
-				id := sp.TraceID()
-				g := ring.Index(id[:])
-				spans, ok := dst[g]
-				if !ok {
-					part, ok := out[g]
-					if !ok {
-						part = ptrace.NewTraces()
-						out[g] = part
-					}
-					drs := part.ResourceSpans().AppendEmpty()
-					rs.Resource().CopyTo(drs.Resource())
-					dss := drs.ScopeSpans().AppendEmpty()
-					ss.Scope().CopyTo(dss.Scope())
-					spans = dss.Spans()
-					dst[g] = spans
-				}
-				sp.CopyTo(spans.AppendEmpty())
-			}
-		}
-	}
-	return out
 }

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/otelcol/otelcoltest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -148,7 +149,7 @@ func benchGatewayPair(b *testing.B, replicate bool) {
 		var parts [2][]ptrace.Traces
 		for _, td := range tracegen.Batches(tracegen.Spec{Traces: n * 100, SpansPerTrace: 10, TracesPerBatch: 100, ErrorEvery: 50, Seed: seed}) {
 			spans += td.SpanCount()
-			for g, part := range splitByOwner(ring, eps, td) {
+			for g, part := range tracegen.Split(td, func(id pcommon.TraceID) int { return slices.Index(eps, ring.Get(id[:])) }) {
 				parts[g] = append(parts[g], part)
 			}
 		}
@@ -177,37 +178,6 @@ func benchGatewayPair(b *testing.B, replicate bool) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu)/float64(spans), "cpu-ns/span")
 	}
-}
-
-// splitByOwner copies td's spans into one batch per ring owner (index in
-// eps), as the agents' load_balancing exporter routes them.
-func splitByOwner(ring *hashring.Ring, eps []string, td ptrace.Traces) map[int]ptrace.Traces {
-	out := map[int]ptrace.Traces{}
-	for _, rs := range td.ResourceSpans().All() {
-		for _, ss := range rs.ScopeSpans().All() {
-			dst := map[int]ptrace.SpanSlice{}
-			for _, sp := range ss.Spans().All() {
-				id := sp.TraceID()
-				g := slices.Index(eps, ring.Get(id[:]))
-				spansOf, ok := dst[g]
-				if !ok {
-					part, ok := out[g]
-					if !ok {
-						part = ptrace.NewTraces()
-						out[g] = part
-					}
-					drs := part.ResourceSpans().AppendEmpty()
-					rs.Resource().CopyTo(drs.Resource())
-					dss := drs.ScopeSpans().AppendEmpty()
-					ss.Scope().CopyTo(dss.Scope())
-					spansOf = dss.Spans()
-					dst[g] = spansOf
-				}
-				sp.CopyTo(spansOf.AppendEmpty())
-			}
-		}
-	}
-	return out
 }
 
 // freePort is a port free on every host.
