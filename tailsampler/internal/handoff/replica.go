@@ -279,12 +279,6 @@ func (r *replicator) send(p *prepared, firstSeen int64, wait bool) *Replication 
 	return rp
 }
 
-// replicateImported replicates data that entered the buffer through an
-// import (a handoff, a promotion), without waiting.
-func (r *replicator) replicateImported(td ptrace.Traces, firstSeen time.Time) {
-	r.send(r.prepare(td, r.e.cur.Load()), firstSeen.UnixNano(), false)
-}
-
 // sender returns the queue of peer ep, starting it the first time.
 func (r *replicator) sender(ep string) *sender {
 	r.mu.Lock()

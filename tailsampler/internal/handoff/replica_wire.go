@@ -57,14 +57,6 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // wireMsg is an encoded message as the pieces it was built from.
 type wireMsg struct{ pieces [][]byte }
 
-func (m *wireMsg) size() int {
-	n := 0
-	for _, p := range m.pieces {
-		n += len(p)
-	}
-	return n
-}
-
 // Fields of the replica request (a protobuf message, encoded by hand):
 //
 //	1 from         string   the sender's ring endpoint
