@@ -48,6 +48,12 @@
 //     decided (and counted) only by its new owner. Without the block none
 //     of it runs.
 //
+// Embedding: the handoff block is HandoffConfig (set through
+// Config.Handoff.GetOrInsertDefault); WithHandoffResolver feeds it the
+// gateway set from code (a resolver.Factory such as manual.Source's
+// Resolver, shared with the agents' lbexporter.WithResolver) and
+// WithHandoffPeerAddress finds peers whose handoff ports differ.
+//
 // # Ownership
 //
 // A batch that is not read-only when it reaches ConsumeTraces belongs to
