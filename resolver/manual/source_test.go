@@ -106,3 +106,31 @@ func TestSourceConcurrentSetsConverge(t *testing.T) {
 	}
 	assert.Zero(t, src.subscribers())
 }
+
+// Whatever a Source is given, every resolver built from it publishes the
+// same valid, sorted set.
+func FuzzSourceSet(f *testing.F) {
+	f.Add("a:1", "b:2", "bad host")
+	f.Add("", "[::1]:4317", "10.0.0.1")
+	f.Fuzz(func(t *testing.T, x, y, z string) {
+		src := NewSource(x)
+		var rs []resolver.Resolver
+		for range 2 {
+			r, err := src.Resolver(resolver.Settings{}, func(eps []string) { assert.IsNonDecreasing(t, eps) })
+			require.NoError(t, err)
+			require.NoError(t, r.Start(context.Background()))
+			rs = append(rs, r)
+		}
+		src.Set(y, z)
+		want := rs[0].Endpoints()
+		for _, ep := range want {
+			_, err := resolver.NormalizeEndpoint(ep, 0)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, want, rs[1].Endpoints())
+		for _, r := range rs {
+			require.NoError(t, r.Shutdown(context.Background()))
+		}
+		assert.Zero(t, src.subscribers())
+	})
+}
