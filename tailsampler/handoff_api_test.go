@@ -72,7 +72,7 @@ func TestHandoffConfigInCode(t *testing.T) {
 	assert.True(t, h.Resolver.IsFromCode())
 	require.NoError(t, confmap.Validate(cfg))
 
-	var plain HandoffConfig = NewDefaultHandoffConfig()
+	plain := NewDefaultHandoffConfig()
 	plain.Endpoint = "10.0.0.1:4317"
 	plain.Client = HandoffClientConfig{ClientConfig: plain.Client.ClientConfig, Timeout: DefaultHandoffTimeout}
 	assert.Equal(t, DefaultHandoffHopLimit, plain.HopLimit)
