@@ -31,7 +31,7 @@ func Example_gatewayWithHandoff() {
 	ctx := context.Background()
 	// Ring endpoints are the gateways' addresses as agents see them; each
 	// gateway's handoff listener is on its own host, at one port.
-	gw1, gw2 := "127.0.0.2:4317", "127.0.0.3:4317"
+	gw1, gw2 := "127.0.10.1:4317", "127.0.10.2:4317"
 	port := freePort()
 	gateways := manual.NewSource(gw1)
 
@@ -92,8 +92,8 @@ func Example_gatewayWithHandoff() {
 	defer cancel()
 	fmt.Println(p2.Shutdown(shutCtx), p1.Shutdown(shutCtx))
 	// Output:
-	// 127.0.0.2:4317 kept 16 traces, 16 of them its own
-	// 127.0.0.3:4317 kept 24 traces, 24 of them its own
+	// 127.0.10.1:4317 kept 21 traces, 21 of them its own
+	// 127.0.10.2:4317 kept 19 traces, 19 of them its own
 	// <nil> <nil>
 }
 
