@@ -39,7 +39,7 @@ func Example_gatewayWithHandoff() {
 	start := func(endpoint string) processor.Traces {
 		f := tailsampler.NewFactory(tailsampler.WithHandoffResolver(gateways.Resolver))
 		cfg := f.CreateDefaultConfig().(*tailsampler.Config)
-		cfg.DecisionWait = time.Second
+		cfg.DecisionWait = 2 * time.Second // also how long a handoff is retried
 		cfg.Policies = []tailsampler.PolicyCfg{{Name: "keep-all", Type: "always_sample"}}
 		h := cfg.Handoff.GetOrInsertDefault() // the `handoff:` block, on
 		h.Endpoint = endpoint
