@@ -83,6 +83,11 @@ type Config struct {
 	// RecordPolicy (new) writes upstream's `tailsampling.policy` attribute,
 	// naming the policy that sampled the trace, on every forwarded span.
 	RecordPolicy bool `mapstructure:"record_policy"`
+	// ReevaluateLateSpans (new): late spans of a trace decided not sampled
+	// because no policy matched it are evaluated on their own, and
+	// forwarded when a policy keeps them (late.go). Off, as upstream: they
+	// follow the not-sampled decision.
+	ReevaluateLateSpans bool `mapstructure:"reevaluate_late_spans"`
 	// Handoff (new), when the block is present, hands pending traces and
 	// recent decisions to their new owner when the gateway set changes
 	// and on graceful shutdown (see handoff_processor.go). Absent: off,
