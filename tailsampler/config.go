@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 
-	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
 	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
 	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
@@ -93,7 +92,7 @@ type Config struct {
 	// recent decisions to their new owner when the gateway set changes
 	// and on graceful shutdown (see handoff_processor.go). Absent: off,
 	// and the processor behaves exactly as without it.
-	Handoff configoptional.Optional[handoff.Config] `mapstructure:"handoff"`
+	Handoff configoptional.Optional[HandoffConfig] `mapstructure:"handoff"`
 
 	// registry is the policy types this config may use: built-ins plus
 	// WithPolicyType registrations, carried from the factory.
@@ -118,7 +117,7 @@ func createDefaultConfig(o *options) *Config {
 			NonSampledCacheSize: defaultNonSampledCacheSize,
 		},
 		SamplingStrategy: StrategyTraceComplete,
-		Handoff:          configoptional.Default(handoff.NewDefaultConfig()),
+		Handoff:          configoptional.Default(defaultHandoffConfig(o)),
 		registry:         o.registry(),
 		registryErr:      o.err,
 	}

@@ -53,6 +53,12 @@
 //     that matched no policy: they are evaluated on their own and
 //     forwarded if a policy keeps them (a veto stays final).
 //
+// Embedding: the handoff block is HandoffConfig (set through
+// Config.Handoff.GetOrInsertDefault); WithHandoffResolver feeds it the
+// gateway set from code (a resolver.Factory such as manual.Source's
+// Resolver, shared with the agents' lbexporter.WithResolver) and
+// WithHandoffPeerAddress finds peers whose handoff ports differ.
+//
 // # Ownership
 //
 // A batch that is not read-only when it reaches ConsumeTraces belongs to
