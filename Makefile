@@ -25,8 +25,13 @@ vet:
 staticcheck: $(STATICCHECK)
 	@set -e; for m in $(MODULES); do echo "== staticcheck ($$m)"; (cd $$m && $(STATICCHECK) ./...); done
 
+# The examples' packages run one at a time: the end-to-end tests and the
+# demo each start many collector processes with second-scale timings, and
+# two of them at once on two cores decide traces late.
 race:
-	@set -e; for m in $(MODULES); do echo "== go test -race ($$m)"; (cd $$m && $(GO) test -race -count=1 -timeout 20m ./...); done
+	@set -e; for m in $(MODULES); do echo "== go test -race ($$m)"; \
+		p=; if [ $$m = examples ]; then p="-p 1"; fi; \
+		(cd $$m && $(GO) test -race -count=1 -timeout 20m $$p ./...); done
 
 # Every Fuzz target of every package, each for FUZZTIME.
 fuzz:

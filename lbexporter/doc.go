@@ -3,7 +3,9 @@
 // hash ring (package hashring) over the endpoints discovered by a resolver
 // (package resolver), so that every span of a trace reaches the same
 // gateway. Its configuration is a drop-in for upstream contrib's
-// loadbalancingexporter.
+// loadbalancingexporter. In code, WithResolver replaces the `resolver:`
+// block with a resolver.Factory (e.g. manual.Source's Resolver, which can
+// feed the gateways' handoff too).
 //
 // # Guarantees
 //

@@ -30,17 +30,66 @@ var (
 	DeprecatedType = component.MustNewType("loadbalancing")
 )
 
+// Option configures NewFactory. It is sealed: only this package makes them.
+type Option interface{ apply(*factoryOptions) }
+
+type factoryOptions struct {
+	resolver resolver.Factory
+}
+
+type optionFunc func(*factoryOptions)
+
+func (f optionFunc) apply(o *factoryOptions) { f(o) }
+
+// WithResolver gives the exporters of this factory their endpoints from
+// code instead of from a `resolver:` block: each exporter calls f once, at
+// Start, with a Listener of its own, and shuts down what f built. Use it
+// with manual.Source.Resolver to feed the agents' ring and the gateways'
+// handoff from one set, or with a closure around a mechanism's New to pass
+// it options YAML cannot (a custom lookup, a Kubernetes client). The
+// factory's default configuration then carries resolver.FromCode(): a
+// `resolver:` block set in YAML or code is refused by Validate. A nil f
+// changes nothing.
+func WithResolver(f resolver.Factory) Option {
+	return optionFunc(func(o *factoryOptions) {
+		if f != nil {
+			o.resolver = f
+		}
+	})
+}
+
 // NewFactory returns the exporter factory for traces, metrics and logs.
-func NewFactory() exporter.Factory {
-	return newFactory(all.New)
+func NewFactory(opts ...Option) exporter.Factory {
+	var o factoryOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	if o.resolver == nil {
+		return newFactoryWith(all.New, createDefaultConfig)
+	}
+	f := o.resolver
+	return newFactoryWith(
+		func(_ resolver.Config, set resolver.Settings, l resolver.Listener) (resolver.Resolver, error) { return f(set, l) },
+		func() component.Config {
+			c := createDefaultConfig().(*Config)
+			c.Resolver = resolver.FromCode()
+			return c
+		})
 }
 
 type resolverFunc = func(resolver.Config, resolver.Settings, resolver.Listener) (resolver.Resolver, error)
 
+// newFactory is NewFactory with the resolver built by newRes (tests).
 func newFactory(newRes resolverFunc) exporter.Factory {
+	return newFactoryWith(newRes, createDefaultConfig)
+}
+
+func newFactoryWith(newRes resolverFunc, defaults component.CreateDefaultConfigFunc) exporter.Factory {
 	return xexporter.NewFactory(
 		Type,
-		createDefaultConfig,
+		defaults,
 		xexporter.WithDeprecatedTypeAlias(DeprecatedType),
 		xexporter.WithTraces(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 			return createTraces(ctx, set, cfg, newRes)

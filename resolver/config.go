@@ -26,7 +26,21 @@ type Config struct {
 	Static *StaticConfig `mapstructure:"static"`
 	DNS    *DNSConfig    `mapstructure:"dns"`
 	K8s    *K8sConfig    `mapstructure:"k8s"`
+
+	// fromCode: the component was given a Factory in code, so no
+	// mechanism may be set here (see FromCode).
+	fromCode bool
 }
+
+// FromCode is the block of a component that was given its resolver in
+// code (a Factory, through lbexporter.WithResolver or
+// tailsampler.WithHandoffResolver): those factories put it in their
+// default configuration. Validate then accepts it with no mechanism set,
+// and refuses one set in YAML or code, which would otherwise be ignored.
+func FromCode() Config { return Config{fromCode: true} }
+
+// IsFromCode reports whether c is FromCode's block.
+func (c *Config) IsFromCode() bool { return c.fromCode }
 
 // StaticConfig is a fixed list of endpoints.
 type StaticConfig struct {
@@ -87,6 +101,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.K8s.validate()...)
 	}
 	switch {
+	case c.fromCode && set > 0:
+		errs = append(errs, errors.New("static, dns and k8s must not be set: this component takes its endpoints from code (a resolver.Factory option)"))
+	case c.fromCode:
 	case set == 0:
 		errs = append(errs, errors.New("exactly one of static, dns or k8s must be set, none is"))
 	case set > 1:

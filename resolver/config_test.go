@@ -96,6 +96,9 @@ func TestValidate(t *testing.T) {
 			[]string{"k8s::service: must not be empty", "k8s::ports::1:", "k8s::ports::2:", "k8s::timeout: must be positive"}},
 		{"k8s malformed service", Config{K8s: &K8sConfig{Service: "gw.ns.svc.cluster.local"}}, []string{"k8s::service:"}},
 		{"k8s upper case", Config{K8s: &K8sConfig{Service: "Gateway"}}, []string{"k8s::service:"}},
+		{"from code with static", fromCode(func(c *Config) { c.Static = &StaticConfig{Hostnames: []string{"a"}} }),
+			[]string{"static, dns and k8s must not be set: this component takes its endpoints from code"}},
+		{"from code with dns", fromCode(func(c *Config) { c.DNS = &DNSConfig{Hostname: "gw"} }), []string{"must not be set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,12 +111,41 @@ func TestValidate(t *testing.T) {
 	}
 
 	for name, cfg := range map[string]Config{
-		"static": {Static: &StaticConfig{Hostnames: []string{"gw", "[::1]:4318", "10.0.0.1:1"}}},
-		"dns":    {DNS: &DNSConfig{Hostname: "gw.example.", Port: 65535, Nameserver: "127.0.0.1:5353"}},
-		"dns ip": {DNS: &DNSConfig{Hostname: "::1"}},
-		"srv":    {DNS: &DNSConfig{Hostname: "_otlp._tcp.gw", RecordType: "srv"}},
-		"k8s":    {K8s: &K8sConfig{Service: "gateway-collector-headless"}},
+		"static":    {Static: &StaticConfig{Hostnames: []string{"gw", "[::1]:4318", "10.0.0.1:1"}}},
+		"dns":       {DNS: &DNSConfig{Hostname: "gw.example.", Port: 65535, Nameserver: "127.0.0.1:5353"}},
+		"dns ip":    {DNS: &DNSConfig{Hostname: "::1"}},
+		"srv":       {DNS: &DNSConfig{Hostname: "_otlp._tcp.gw", RecordType: "srv"}},
+		"k8s":       {K8s: &K8sConfig{Service: "gateway-collector-headless"}},
+		"from code": FromCode(),
 	} {
 		t.Run("valid "+name, func(t *testing.T) { require.NoError(t, cfg.Validate()) })
 	}
+}
+
+func fromCode(set func(*Config)) Config {
+	c := FromCode()
+	set(&c)
+	return c
+}
+
+// A FromCode block stays one through YAML decoding of an empty or absent
+// block, which is how a factory's default configuration meets a file.
+func TestFromCodeSurvivesUnmarshal(t *testing.T) {
+	for name, raw := range map[string]map[string]any{
+		"absent": {},
+		"static": {"static": map[string]any{"hostnames": []any{"gw"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := FromCode()
+			require.NoError(t, confmap.NewFromStringMap(raw).Unmarshal(&cfg))
+			assert.True(t, cfg.IsFromCode())
+			if len(raw) == 0 {
+				require.NoError(t, cfg.Validate())
+			} else {
+				require.ErrorIs(t, cfg.Validate(), ErrInvalidConfig)
+			}
+		})
+	}
+	var plain Config
+	assert.False(t, plain.IsFromCode())
 }

@@ -28,6 +28,14 @@ type Resolver interface {
 	Endpoints() []string
 }
 
+// Factory builds a resolver that reports to l. It is how code gives a
+// component its endpoints instead of a `resolver:` block
+// (lbexporter.WithResolver, tailsampler.WithHandoffResolver): the
+// component calls it once per instance, at Start, and shuts down what it
+// built. manual.Source.Resolver is one; a closure around any mechanism's
+// New (static, dns, k8s with options of its own) is another.
+type Factory func(Settings, Listener) (Resolver, error)
+
 // Settings carries the telemetry a resolver reports through. Nil fields
 // mean "no-op".
 type Settings struct {

@@ -24,6 +24,10 @@ import (
 //
 // Each entry also carries the second (relative to the processor's start)
 // at which the decision was made, for the sampling_late_span_age metric.
+// A not-sampled entry also says whether the decision was a veto (a drop
+// policy, an inverted match, maximum_trace_size_bytes): late spans of a
+// vetoed trace are dropped; those of a trace that simply matched no
+// policy are evaluated on their own (see shard.reviewLate).
 //
 // Memory: sampled 16 B per entry, not-sampled 24 B per entry.
 
@@ -121,9 +125,17 @@ func newNotSampledCache(size int) *notSampledCache {
 	}
 }
 
-func (c *notSampledCache) add(id pcommon.TraceID, at uint32) {
+// vetoBit marks a vetoed decision in a not-sampled entry's time, whose
+// seconds need far fewer than 31 bits.
+const vetoBit = 1 << 31
+
+func (c *notSampledCache) add(id pcommon.TraceID, at uint32, veto bool) {
 	if c == nil || id.IsEmpty() {
 		return
+	}
+	at &^= vetoBit
+	if veto {
+		at |= vetoBit
 	}
 	set := setOf(id, c.mask)
 	base := int(set) * cacheWays
@@ -138,17 +150,19 @@ func (c *notSampledCache) add(id pcommon.TraceID, at uint32) {
 	c.next[set] = uint8((w + 1) % cacheWays)
 }
 
-func (c *notSampledCache) get(id pcommon.TraceID) (uint32, bool) {
+// get returns when the trace was decided and whether the decision was a
+// veto.
+func (c *notSampledCache) get(id pcommon.TraceID) (at uint32, veto, ok bool) {
 	if c == nil || id.IsEmpty() {
-		return 0, false
+		return 0, false, false
 	}
 	base := int(setOf(id, c.mask)) * cacheWays
 	for i := base; i < base+cacheWays; i++ {
 		if c.ids[i] == id {
-			return c.at[i], true
+			return c.at[i] &^ vetoBit, c.at[i]&vetoBit != 0, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // remove forgets id (used when a not-sampled decision is overridden by an

@@ -10,7 +10,7 @@ import (
 func TestNotSampledCacheIsExact(t *testing.T) {
 	c := newNotSampledCache(1024)
 	for i := 0; i < 1024; i++ {
-		c.add(traceID(i), uint32(i))
+		c.add(traceID(i), uint32(i), false)
 	}
 	// IDs that share every bit the set index uses but differ elsewhere are
 	// never reported as present.
@@ -18,16 +18,33 @@ func TestNotSampledCacheIsExact(t *testing.T) {
 	for i := 0; i < 1024; i++ {
 		other := traceID(i)
 		other[1] ^= 0xff
-		if _, ok := c.get(other); !ok {
+		if _, _, ok := c.get(other); !ok {
 			misses++
 		}
 	}
 	assert.Equal(t, 1024, misses)
-	_, ok := c.get(pcommon.TraceID{})
+	_, _, ok := c.get(pcommon.TraceID{})
 	assert.False(t, ok, "the zero ID is never cached")
-	c.add(pcommon.TraceID{}, 1)
-	_, ok = c.get(pcommon.TraceID{})
+	c.add(pcommon.TraceID{}, 1, false)
+	_, _, ok = c.get(pcommon.TraceID{})
 	assert.False(t, ok)
+}
+
+func TestNotSampledCacheRemembersVetoes(t *testing.T) {
+	c := newNotSampledCache(64)
+	c.add(traceID(1), 7, true)
+	c.add(traceID(2), 9, false)
+	at, veto, ok := c.get(traceID(1))
+	assert.True(t, ok)
+	assert.True(t, veto)
+	assert.Equal(t, uint32(7), at, "the veto bit does not leak into the time")
+	at, veto, ok = c.get(traceID(2))
+	assert.True(t, ok)
+	assert.False(t, veto)
+	assert.Equal(t, uint32(9), at)
+	c.add(traceID(1), 11, false) // decided again: the newest decision counts
+	_, veto, _ = c.get(traceID(1))
+	assert.False(t, veto)
 }
 
 func TestCachesRememberAndEvictOldestInSet(t *testing.T) {
@@ -48,7 +65,10 @@ func TestCachesRememberAndEvictOldestInSet(t *testing.T) {
 			name string
 			add  func(pcommon.TraceID, uint32)
 			get  func(pcommon.TraceID) (uint32, bool)
-		}{"not sampled", ns.add, ns.get})
+		}{"not sampled", func(id pcommon.TraceID, at uint32) { ns.add(id, at, false) }, func(id pcommon.TraceID) (uint32, bool) {
+			at, _, ok := ns.get(id)
+			return at, ok
+		}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Recent entries are found with their decision time.
@@ -86,10 +106,10 @@ func TestDisabledCaches(t *testing.T) {
 	sc := newSampledCache(0)
 	ns := newNotSampledCache(0)
 	sc.add(traceID(1), 1)
-	ns.add(traceID(1), 1)
+	ns.add(traceID(1), 1, false)
 	_, ok := sc.get(traceID(1))
 	assert.False(t, ok)
-	_, ok = ns.get(traceID(1))
+	_, _, ok = ns.get(traceID(1))
 	assert.False(t, ok)
 }
 

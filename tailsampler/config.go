@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 
-	"github.com/tailgate-otel/tailgate/tailsampler/internal/handoff"
 	"github.com/tailgate-otel/tailgate/tailsampler/internal/policies"
 	"github.com/tailgate-otel/tailgate/tailsampler/policy"
 )
@@ -84,11 +83,16 @@ type Config struct {
 	// RecordPolicy (new) writes upstream's `tailsampling.policy` attribute,
 	// naming the policy that sampled the trace, on every forwarded span.
 	RecordPolicy bool `mapstructure:"record_policy"`
+	// ReevaluateLateSpans (new): late spans of a trace decided not sampled
+	// because no policy matched it are evaluated on their own, and
+	// forwarded when a policy keeps them (late.go). Off, as upstream: they
+	// follow the not-sampled decision.
+	ReevaluateLateSpans bool `mapstructure:"reevaluate_late_spans"`
 	// Handoff (new), when the block is present, hands pending traces and
 	// recent decisions to their new owner when the gateway set changes
 	// and on graceful shutdown (see handoff_processor.go). Absent: off,
 	// and the processor behaves exactly as without it.
-	Handoff configoptional.Optional[handoff.Config] `mapstructure:"handoff"`
+	Handoff configoptional.Optional[HandoffConfig] `mapstructure:"handoff"`
 
 	// registry is the policy types this config may use: built-ins plus
 	// WithPolicyType registrations, carried from the factory.
@@ -113,7 +117,7 @@ func createDefaultConfig(o *options) *Config {
 			NonSampledCacheSize: defaultNonSampledCacheSize,
 		},
 		SamplingStrategy: StrategyTraceComplete,
-		Handoff:          configoptional.Default(handoff.NewDefaultConfig()),
+		Handoff:          configoptional.Default(defaultHandoffConfig(o)),
 		registry:         o.registry(),
 		registryErr:      o.err,
 	}

@@ -45,8 +45,19 @@
 //     time, to their new owner and recent decisions follow them; spans
 //     routed here by a stale view are forwarded to the owner; Shutdown
 //     drains to the remaining gateways first. A handed-off trace is
-//     decided (and counted) only by its new owner. Without the block none
-//     of it runs.
+//     decided (and counted) only by its new owner. With
+//     `handoff::replicate`, ConsumeTraces also holds every owned span on
+//     its trace's successor before it returns, and a gateway that dies is
+//     replaced by its successors. Without the block none of it runs.
+//   - Late spans follow their trace's decision, except those of a trace
+//     that matched no policy: they are evaluated on their own and
+//     forwarded if a policy keeps them (a veto stays final).
+//
+// Embedding: the handoff block is HandoffConfig (set through
+// Config.Handoff.GetOrInsertDefault); WithHandoffResolver feeds it the
+// gateway set from code (a resolver.Factory such as manual.Source's
+// Resolver, shared with the agents' lbexporter.WithResolver) and
+// WithHandoffPeerAddress finds peers whose handoff ports differ.
 //
 // # Ownership
 //

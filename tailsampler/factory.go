@@ -31,7 +31,10 @@ type options struct {
 	custom  map[string]policy.Factory
 	clock   clock
 	err     error
-	handoff []handoff.Option // engine options (tests)
+	handoff []handoff.Option // engine options (WithHandoff*, tests)
+	// handoffFromCode: WithHandoffResolver was given, so the default
+	// handoff block carries resolver.FromCode().
+	handoffFromCode bool
 }
 
 // registry is the built-in policy types plus the custom ones.

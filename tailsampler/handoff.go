@@ -49,20 +49,71 @@ func (s *shard) extractLocked(id pcommon.TraceID, out *outBuilder) (td ptrace.Tr
 // has passed). Spans of traces already pending join them and the earlier
 // first-seen wins: the new owner often buffers fresh spans of a trace
 // before the old owner's handoff arrives, and the trace must still be
-// decided on the original schedule. Spans of traces already decided
-// follow the decision.
-func (p *sampler) importTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) error {
+// decided on the original schedule. A span already buffered for its trace
+// (same span ID: delivered twice, at least once) is left out; it returns
+// how many were. Spans of traces already decided follow the decision.
+func (p *sampler) importTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) (int, error) {
 	fs := int64(firstSeen.Sub(p.base))
 	// Read the IDs before ingest: from then on a decision may move spans
 	// out of td.
 	ids := traceIDsOf(td)
+	dup := p.dropBuffered(td, ids)
 	if err := p.ingest(ctx, td, fs); err != nil {
-		return err
+		return dup, err
 	}
 	for _, id := range ids {
 		p.shards[p.shardOf(id)].antedate(id, fs)
 	}
-	return nil
+	return dup, nil
+}
+
+// dropBuffered removes from td the spans already buffered for their
+// trace and returns how many. Only traces pending here cost a look at
+// their spans; an import of traces new here costs one lookup per trace.
+func (p *sampler) dropBuffered(td ptrace.Traces, ids []pcommon.TraceID) int {
+	var have map[pcommon.TraceID]map[pcommon.SpanID]struct{}
+	for _, id := range ids {
+		if _, done := have[id]; done {
+			continue
+		}
+		s := p.shards[p.shardOf(id)]
+		s.mu.Lock()
+		if idx, ok := s.index[id]; ok {
+			refs := s.entries[idx].refs
+			set := make(map[pcommon.SpanID]struct{}, len(refs))
+			for _, r := range refs {
+				set[r.span().SpanID()] = struct{}{}
+			}
+			if have == nil {
+				have = map[pcommon.TraceID]map[pcommon.SpanID]struct{}{}
+			}
+			have[id] = set
+		}
+		s.mu.Unlock()
+	}
+	if len(have) == 0 {
+		return 0
+	}
+	dup := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			sss.At(j).Spans().RemoveIf(func(sp ptrace.Span) bool {
+				set, ok := have[sp.TraceID()]
+				if !ok {
+					return false
+				}
+				if _, seen := set[sp.SpanID()]; seen {
+					dup++
+					return true
+				}
+				set[sp.SpanID()] = struct{}{} // a duplicate within td too
+				return false
+			})
+		}
+	}
+	return dup
 }
 
 // antedate moves a pending trace's first-seen back to fs when that is
@@ -104,8 +155,11 @@ func traceIDsOf(td ptrace.Traces) []pcommon.TraceID {
 	return ids
 }
 
-// importDecision applies a decision made elsewhere: a pending trace is
-// finalized with it at once, and it is remembered for later spans.
+// importDecision applies a decision made elsewhere and remembers it for
+// later spans. A kept decision keeps a pending trace at once. A not-sampled
+// one leaves a pending trace to be decided on its own schedule: the peer
+// decided on the spans it had, and the spans here (often the late part of
+// a trace, where its error span tends to be) were never evaluated.
 func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 	s := p.shards[p.shardOf(id)]
 	var st ingestStats
@@ -114,14 +168,12 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 	at := uint32(now / int64(time.Second))
 	out := s.importOut()
 	if idx, ok := s.index[id]; ok {
-		switch s.entries[idx].state {
-		case statePending:
-			s.finalize(idx, sampled, "", out, now, &st)
-		case stateDeciding:
-			s.entries[idx].override = 2
-			if sampled {
-				s.entries[idx].override = 1
-			}
+		switch {
+		case !sampled:
+		case s.entries[idx].state == statePending:
+			s.finalize(idx, true, "", out, now, &st)
+		case s.entries[idx].state == stateDeciding:
+			s.entries[idx].override = overrideKeep
 		}
 	} else {
 		effective := sampled
@@ -131,7 +183,7 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 		} else if _, kept := s.sampled.get(id); kept {
 			effective = true // a kept trace stays kept
 		} else {
-			s.notSampled.add(id, at)
+			s.notSampled.add(id, at, false)
 		}
 		// Passed on if the ring changes again within the window.
 		s.recordDecision(id, effective, now)

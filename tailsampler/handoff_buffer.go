@@ -68,7 +68,8 @@ func (p *sampler) RecentDecisions(since time.Time, fn func(id pcommon.TraceID, s
 // ImportTrace buffers spans handed over by a peer (or taken back after a
 // failed handoff) as first seen at firstSeen; see importTrace.
 func (p *sampler) ImportTrace(ctx context.Context, td ptrace.Traces, firstSeen time.Time) error {
-	return p.importTrace(ctx, td, firstSeen)
+	_, err := p.importTrace(ctx, td, firstSeen)
+	return err
 }
 
 // ImportDecision applies a peer's decision; see importDecision.

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // withRecent turns on the decision rings of a harness (as handoff does).
@@ -95,8 +96,10 @@ func TestDecisionRingKeepsTheNewest(t *testing.T) {
 // schedule. A later first-seen never postpones a trace.
 func TestImportTraceKeepsEarlierFirstSeen(t *testing.T) {
 	h := newHarness(t, nil)
-	h.consume(t, spansOf(1, 1, true, true))
-	h.consume(t, spansOf(2, 1, true, true))
+	// Span IDs distinct from the imported spans' (a same ID would be a
+	// duplicate, left out).
+	h.consume(t, renumber(spansOf(1, 1, true, true), 100))
+	h.consume(t, renumber(spansOf(2, 1, true, true), 100))
 	now := h.clock.Now()
 	require.NoError(t, h.p.ImportTrace(context.Background(), spansOf(1, 2, true, false), now.Add(-800*time.Millisecond)))
 	require.NoError(t, h.p.ImportTrace(context.Background(), spansOf(2, 2, true, false), now.Add(time.Hour)))
@@ -108,4 +111,37 @@ func TestImportTraceKeepsEarlierFirstSeen(t *testing.T) {
 	h.advance(t, 800*time.Millisecond)
 	h.waitForwarded(t, 6) // trace 2: on its own schedule, not postponed
 	assert.Equal(t, int64(2), h.p.decided.Load())
+}
+
+// renumber gives td's spans the span IDs base+1, base+2, ...
+func renumber(td ptrace.Traces, base int) ptrace.Traces {
+	n := base
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				n++
+				sp.SetSpanID(pcommon.SpanID{byte(n), byte(n >> 8), 7})
+			}
+		}
+	}
+	return td
+}
+
+func TestImportLeavesOutSpansAlreadyBuffered(t *testing.T) {
+	h := newHarness(t, nil)
+	h.consume(t, spansOf(1, 2, true, false))
+	// The same two spans again (a promoted replica and the old owner's
+	// handoff), one new span, and a duplicate within the import itself.
+	again := spansOf(1, 3, true, false)
+	dup := again.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
+	again.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(2).CopyTo(dup)
+	n, err := h.p.ImportTraceDedup(context.Background(), again, h.clock.Now())
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	// A trace not buffered here is imported whole.
+	n, err = h.p.ImportTraceDedup(context.Background(), spansOf(2, 2, true, false), h.clock.Now())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	h.advance(t, time.Second+timerResolution)
+	h.waitForwarded(t, 5)
 }

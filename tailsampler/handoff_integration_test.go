@@ -2,13 +2,16 @@ package tailsampler
 
 import (
 	"context"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -47,6 +50,7 @@ type gateway struct {
 	ep     string
 	p      *handoffSampler
 	sink   *consumertest.TracesSink
+	dead   atomic.Bool // crashed: its exports are lost
 	reader *sdkmetric.ManualReader
 	res    *manual.Resolver
 }
@@ -56,29 +60,41 @@ type fleet struct {
 	mu    sync.Mutex
 	addrs map[string]string
 	gws   map[string]*gateway
-	dead  string
 }
 
 func newFleet(t *testing.T) *fleet {
-	f := &fleet{t: t, addrs: map[string]string{}, gws: map[string]*gateway{}, dead: "127.0.0.1:1"}
+	f := &fleet{t: t, addrs: map[string]string{}, gws: map[string]*gateway{}}
 	t.Cleanup(f.stopAll)
 	return f
 }
 
-func (f *fleet) peerAddress(ep string) string {
+// peerAddress is where gateways reach ep: the address reserved for it,
+// closed until a gateway runs as ep.
+func (f *fleet) peerAddress(ep string) string { return f.listenAddress(ep) }
+
+// listenAddress is the handoff listener of endpoint ep, the same for every
+// process that runs as ep (a restarted pod keeps its address), known to
+// its peers before it listens: a peer may dial it as soon as it is in
+// their view, and a gRPC connection keeps the address it was made for.
+func (f *fleet) listenAddress(ep string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if a, ok := f.addrs[ep]; ok {
 		return a
 	}
-	return f.dead
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(f.t, err)
+	a := ln.Addr().String()
+	require.NoError(f.t, ln.Close())
+	f.addrs[ep] = a
+	return a
 }
 
 // start builds and starts the gateway ep whose resolver first reports view.
 func (f *fleet) start(ep string, view []string) *gateway { return f.startWith(ep, view, nil) }
 
-// startWith is start with a last change to the configuration.
-func (f *fleet) startWith(ep string, view []string, modify func(*Config)) *gateway {
+// startWith is start with a change to the gateway's configuration.
+func (f *fleet) startWith(ep string, view []string, mutate func(*Config)) *gateway {
 	t := f.t
 	g := &gateway{ep: ep, sink: &consumertest.TracesSink{}, reader: sdkmetric.NewManualReader()}
 	fac := NewFactory(WithPolicyType("keep_odd_id", keepOddID), withHandoffOptions(
@@ -98,9 +114,9 @@ func (f *fleet) startWith(ep string, view []string, modify func(*Config)) *gatew
 	hc := cfg.Handoff.GetOrInsertDefault()
 	hc.Endpoint = ep
 	hc.Resolver = resolver.Config{Static: &resolver.StaticConfig{Hostnames: view}}
-	hc.Listen.NetAddr.Endpoint = "127.0.0.1:0"
-	if modify != nil {
-		modify(cfg)
+	hc.Listen.NetAddr.Endpoint = f.listenAddress(ep)
+	if mutate != nil {
+		mutate(cfg)
 	}
 	require.NoError(t, cfg.Validate())
 
@@ -110,25 +126,29 @@ func (f *fleet) startWith(ep string, view []string, modify func(*Config)) *gatew
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(g.reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	set.TelemetrySettings.MeterProvider = mp
-	proc, err := fac.CreateTraces(context.Background(), set, cfg, g.sink)
+	next, err := consumer.NewTraces(func(ctx context.Context, td ptrace.Traces) error {
+		if g.dead.Load() {
+			return nil // what a crashed gateway still decides never reaches the backend
+		}
+		return g.sink.ConsumeTraces(ctx, td)
+	})
+	require.NoError(t, err)
+	proc, err := fac.CreateTraces(context.Background(), set, cfg, next)
 	require.NoError(t, err)
 	g.p = proc.(*handoffSampler)
 	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	require.Equal(t, f.listenAddress(ep), g.p.eng.Addr().String())
 	f.mu.Lock()
-	f.addrs[ep] = g.p.eng.Addr().String()
 	f.gws[ep] = g
 	f.mu.Unlock()
 	return g
 }
 
-// stop shuts g down gracefully (Drain first) and forgets its listener.
+// stop shuts g down gracefully (Drain first).
 func (f *fleet) stop(g *gateway) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(f.t, g.p.Shutdown(ctx))
-	f.mu.Lock()
-	delete(f.addrs, g.ep)
-	f.mu.Unlock()
 }
 
 // stopAll shuts every gateway down alone in its ring, so that nothing
@@ -256,7 +276,8 @@ func checkExactlyOnce(t *testing.T, spec tracegen.Spec, gws ...*gateway) {
 	require.Eventually(t, func() bool {
 		return decided(gws...) >= int64(spec.Traces) && pendingOf(gws...) == 0 &&
 			spanTotal(gws...) >= wantSpans
-	}, 15*time.Second, 10*time.Millisecond, "decided %d of %d", decided(gws...), spec.Traces)
+	}, 15*time.Second, 10*time.Millisecond, "decided %d of %d, %d pending, %d of %d kept spans forwarded",
+		decided(gws...), spec.Traces, pendingOf(gws...), spanTotal(gws...), wantSpans)
 	assert.Equal(t, int64(spec.Traces), decided(gws...), "one decision per trace")
 	o := collect(gws...)
 	for i := 0; i < spec.Traces; i++ {

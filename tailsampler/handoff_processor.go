@@ -58,12 +58,20 @@ func (h *handoffSampler) Start(ctx context.Context, host component.Host) error {
 // their owner. In the steady state Route returns td itself. A request an
 // agent marked as failed over (load_balancing failover, package
 // failovermark) is kept whole: its traces' owner is the gateway that agent
-// could not reach, and forwarding would send them back to it.
+// could not reach, and forwarding would send them back to it (nor are
+// they replicated: this gateway is not their owner). With
+// handoff::replicate, the owned spans also go to their successors, and
+// the call returns once they hold them: an acknowledged span is on two
+// gateways (the round trip overlaps with buffering here).
 func (h *handoffSampler) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	if failovermark.Incoming(ctx) {
 		return h.sampler.ConsumeTraces(ctx, td)
 	}
-	return h.sampler.ConsumeTraces(ctx, h.eng.Route(td))
+	owned := h.eng.Route(td)
+	r := h.eng.Replicate(owned)
+	err := h.sampler.ConsumeTraces(ctx, owned)
+	r.Wait(ctx)
+	return err
 }
 
 // Shutdown hands every pending trace to the gateways that remain (Drain),

@@ -32,6 +32,11 @@ func TestDrainToDeadPeerImportsBackWithinTheDeadline(t *testing.T) {
 		c.NumTraces = 2 * traces
 		c.DecisionWait = time.Hour // nothing is decided before shutdown
 	})
+	// Past the fleet's settle delay (200 ms): the view's second rebalance
+	// then finds nothing to move, instead of taking B's traces out while
+	// they are fed in (feeding 50k traces takes longer than that under
+	// -race).
+	time.Sleep(500 * time.Millisecond)
 	spec := tracegen.Spec{Traces: traces, SpansPerTrace: 1, TracesPerBatch: 1, Seed: 41}
 	ctx := context.Background()
 	wantSpans := 0

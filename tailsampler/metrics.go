@@ -37,6 +37,7 @@ const (
 	mSpansBufferedBytes = metricPrefix + "spans_buffered_bytes"
 	mForwardFailed      = metricPrefix + "forward_failed_spans"
 	mBackpressureWaits  = metricPrefix + "backpressure_waits"
+	mLateReversed       = metricPrefix + "late_spans_reversed"
 )
 
 // Reasons for an early (before-deadline) decision.
@@ -59,6 +60,7 @@ type telemetry struct {
 	decisionDelay     metric.Int64Histogram
 	forwardFailed     metric.Int64Counter
 	backpressure      metric.Int64Counter
+	lateReversed      metric.Int64Counter
 	registration      metric.Registration
 
 	// global_count_traces_sampled by final decision
@@ -120,6 +122,9 @@ func newTelemetry(set component.TelemetrySettings, p *sampler) (*telemetry, erro
 	errs = errors.Join(errs, err)
 	t.backpressure, err = m.Int64Counter(mBackpressureWaits, metric.WithUnit("{calls}"),
 		metric.WithDescription("ConsumeTraces calls that waited for room (forward queue full, or num_traces full with block_on_overflow)."))
+	errs = errors.Join(errs, err)
+	t.lateReversed, err = m.Int64Counter(mLateReversed, metric.WithUnit("{spans}"),
+		metric.WithDescription("Spans that arrived after their trace was decided not sampled, without a veto, and that a policy keeps on their own: forwarded (the trace reaches the backend in parts). They also count in early_releases_from_cache_decision (sampled=false)."))
 	errs = errors.Join(errs, err)
 
 	onMemory, err := m.Int64ObservableGauge(mTracesOnMemory, metric.WithUnit("{traces}"),

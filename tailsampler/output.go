@@ -13,11 +13,14 @@ const policyAttribute = "tailsampling.policy"
 // (read-only) input copied; sources with equal Resource and Scope share
 // one copy of them per outgoing batch however many traces use them.
 type outBuilder struct {
-	td     ptrace.Traces
-	spans  int
-	rsOut  map[rsKey]ptrace.ResourceSpans
-	ssOut  map[ssKey]ptrace.SpanSlice
-	record bool
+	td    ptrace.Traces
+	spans int
+	// copyAll copies even spans of owned input: a snapshot, whose
+	// traces stay buffered.
+	copyAll bool
+	rsOut   map[rsKey]ptrace.ResourceSpans
+	ssOut   map[ssKey]ptrace.SpanSlice
+	record  bool
 	// outgoing resources by content (see output_group.go)
 	rsByHash map[uint64]int32
 	groups   []resourceGroup
@@ -59,7 +62,7 @@ func (o *outBuilder) add(r spanRef, policy string) {
 		o.ssOut[sk] = spans
 	}
 	dst := spans.AppendEmpty()
-	if r.b.owned {
+	if r.b.owned && !o.copyAll {
 		// Only this trace refers to this span, and the trace is being
 		// released: moving it leaves an empty span behind that nothing
 		// reads, and saves copying every attribute.

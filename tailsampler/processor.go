@@ -82,8 +82,9 @@ type sampler struct {
 	stopped   atomic.Bool
 	scratch   sync.Pool
 	warn      *ratelog.Logger
-	dropCount atomic.Int64 // traces dropped at shutdown, for tests
-	decided   atomic.Int64 // traces decided, counted once their spans are queued
+	lateWarn  *ratelog.Logger // late spans reversing a decision
+	dropCount atomic.Int64    // traces dropped at shutdown, for tests
+	decided   atomic.Int64    // traces decided, counted once their spans are queued
 	// stallAfter is stallThreshold on the real clock, 0 (off) under a
 	// test clock, whose jumps are not stalls.
 	stallAfter atomic.Int64
@@ -102,6 +103,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		cfg:        cfg,
 		set:        set.TelemetrySettings,
 		warn:       ratelog.New(set.Logger, logInterval),
+		lateWarn:   ratelog.New(set.Logger, logInterval),
 		clock:      clk,
 		base:       clk.Now(),
 		dw:         int64(cfg.DecisionWait),
@@ -419,8 +421,12 @@ func (p *sampler) recordStats(st *ingestStats) {
 	if st.lateSampled > 0 {
 		t.earlyReleases.Add(ctx, st.lateSampled, t.cachedSampled)
 	}
-	if st.lateDropped > 0 {
-		t.earlyReleases.Add(ctx, st.lateDropped, t.cachedNotSampled)
+	if n := st.lateDropped + st.lateReversed; n > 0 {
+		// Reversed spans hit the not-sampled cache too, then a policy kept them.
+		t.earlyReleases.Add(ctx, n, t.cachedNotSampled)
+	}
+	if st.lateReversed > 0 {
+		p.recordReversed(st.lateReversed)
 	}
 	if st.tooLarge > 0 {
 		t.droppedTooLarge.Add(ctx, st.tooLarge)

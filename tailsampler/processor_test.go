@@ -77,16 +77,119 @@ func TestLateSpansFollowDecision(t *testing.T) {
 	require.Equal(t, 0, h.pending())
 
 	// Late spans: the kept trace's spans are forwarded at once even though
-	// they say keep=false, the dropped trace's are dropped even though they
-	// say keep=true; neither starts a new pending trace.
+	// they say keep=false, the dropped trace's are dropped; neither starts
+	// a new pending trace.
 	h.consume(t, spansOf(1, 3, false, true))
-	h.consume(t, spansOf(2, 3, true, true))
+	h.consume(t, spansOf(2, 3, false, true))
 	assert.Equal(t, 0, h.pending())
 	h.waitForwarded(t, 5)
 	m := h.metrics(t)
 	assert.Equal(t, map[string]int64{"sampled=true": 3, "sampled=false": 3}, m[mEarlyReleases])
+	assert.Zero(t, total(m, mLateReversed), "no decision reversed")
 	assert.Equal(t, int64(2), total(m, mNewTraceID))
 	assert.Equal(t, map[string]int64{"decision=sampled,sampled=true": 1, "decision=not_sampled,sampled=false": 1}, m[mGlobalSampled])
+}
+
+// TestLateSpansOfDroppedTrace: with reevaluate_late_spans, late spans of
+// a trace that matched no policy are evaluated on their own, so a span that would have kept the
+// trace (an error span arriving after decision_wait) is never dropped
+// unseen; a veto stays final.
+func TestLateSpansOfDroppedTrace(t *testing.T) {
+	dropMarked := PolicyCfg{Name: "drop-marked", Type: "drop", Drop: DropCfg{SubPolicies: []PolicyCfg{
+		{Name: "marked", Type: "boolean_attribute", BooleanAttribute: BooleanAttributeCfg{Key: "drop", Value: true}},
+	}}}
+	// Keeps traces without a span marked veto=true. invert_match only flips
+	// the policy's own match (as upstream): a trace with such a span is not
+	// sampled, not vetoed, so its late spans without it are kept.
+	notVetoed := PolicyCfg{Name: "not-vetoed", Type: "boolean_attribute",
+		BooleanAttribute: BooleanAttributeCfg{Key: "veto", Value: true, InvertMatch: true}}
+	vetoMarked := func() ptrace.Traces {
+		td := spansOf(1, 2, false, false)
+		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutBool("veto", true)
+		return td
+	}
+	tests := []struct {
+		name     string
+		upstream bool // reevaluate_late_spans off, as upstream
+		mutate   func(*Config)
+		first    func() ptrace.Traces // decided not sampled
+		late     func() ptrace.Traces
+		forwards int   // late spans forwarded
+		reversed int64 // late_spans_reversed
+	}{
+		{
+			name:     "matched no policy, a late span matches",
+			first:    func() ptrace.Traces { return spansOf(1, 2, false, false) },
+			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
+			forwards: 3, reversed: 3,
+		},
+		{
+			name:     "matched no policy, a late span matches, reevaluate_late_spans off",
+			upstream: true,
+			first:    func() ptrace.Traces { return spansOf(1, 2, false, false) },
+			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
+		},
+		{
+			name:  "matched no policy, the late spans match none",
+			first: func() ptrace.Traces { return spansOf(1, 2, false, false) },
+			late:  func() ptrace.Traces { return spansOf(1, 3, false, true) },
+		},
+		{
+			name:   "vetoed by a drop policy",
+			mutate: func(c *Config) { c.Policies = append(c.Policies, dropMarked) },
+			first: func() ptrace.Traces {
+				td := spansOf(1, 2, true, false)
+				td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutBool("drop", true)
+				return td
+			},
+			late: func() ptrace.Traces { return spansOf(1, 3, true, true) },
+		},
+		{
+			name:     "not sampled by an inverted match, which is no veto",
+			mutate:   func(c *Config) { c.Policies = []PolicyCfg{notVetoed} },
+			first:    vetoMarked,
+			late:     func() ptrace.Traces { return spansOf(1, 3, true, true) },
+			forwards: 3, reversed: 3,
+		},
+		{
+			name: "vetoed by maximum_trace_size_bytes",
+			mutate: func(c *Config) {
+				c.MaximumTraceSizeBytes = 10
+			},
+			first: func() ptrace.Traces { return spansOf(1, 1, false, false) }, // dropped as it arrives
+			late:  func() ptrace.Traces { return spansOf(1, 3, true, true) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) {
+				c.ReevaluateLateSpans = !tt.upstream
+				if tt.mutate != nil {
+					tt.mutate(c)
+				}
+			})
+			h.consume(t, tt.first())
+			h.advance(t, time.Second+timerResolution)
+			require.Equal(t, 0, h.pending())
+			require.Equal(t, 0, h.sink.SpanCount())
+
+			h.consume(t, tt.late())
+			assert.Equal(t, 0, h.pending(), "late spans never start a new pending trace")
+			h.waitForwarded(t, tt.forwards)
+			m := h.metrics(t)
+			assert.Equal(t, tt.reversed, total(m, mLateReversed))
+			// Every late span was found in the not-sampled cache, reversed or not.
+			assert.Equal(t, int64(3), m[mEarlyReleases]["sampled=false"])
+
+			// The spans still to come follow the latest decision.
+			h.consume(t, spansOf(1, 1, false, true))
+			want := 0
+			if tt.reversed > 0 {
+				want = 1
+			}
+			h.waitForwarded(t, tt.forwards+want)
+		})
+	}
 }
 
 func TestLateSpansWithoutCacheGetFreshDecision(t *testing.T) {

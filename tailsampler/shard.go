@@ -41,7 +41,7 @@ type traceEntry struct {
 	// final yet because a drop policy might still match a later span.
 	ingestKeep bool
 	ingestPol  string
-	// override is a decision imported while the policies ran: 1 keep, 2 drop.
+	// override is a decision imported while the policies ran (overrideKeep).
 	override uint8
 }
 
@@ -80,7 +80,14 @@ type shard struct {
 
 	// handoff hook: recent decisions, nil when off (handoff_decisions.go)
 	recent *decisionRing
+
+	// late spans of traces decided not sampled (no veto) met by ingest,
+	// reviewed before it unlocks (late.go)
+	late []ingestItem
 }
+
+// overrideKeep: a peer decided to keep the trace while its policies ran.
+const overrideKeep = 1
 
 const (
 	refCarve     = 8
@@ -117,6 +124,7 @@ type ingestStats struct {
 	newTraces    int64
 	lateSampled  int64
 	lateDropped  int64
+	lateReversed int64
 	tooLarge     int64
 	earlyTraces  int64
 	earlyBytes   int64
@@ -163,9 +171,13 @@ func (s *shard) ingest(ctx context.Context, items []ingestItem, firstSeen int64,
 				p.recordLateAge(now, at)
 				continue
 			}
-			if at, hit := s.notSampled.get(it.id); hit {
-				st.lateDropped++
+			if at, veto, hit := s.notSampled.get(it.id); hit {
 				p.recordLateAge(now, at)
+				if veto || !p.cfg.ReevaluateLateSpans {
+					st.lateDropped++
+				} else {
+					s.late = append(s.late, *it)
+				}
 				continue
 			}
 			if s.pending >= s.capTraces {
@@ -199,6 +211,9 @@ func (s *shard) ingest(ctx context.Context, items []ingestItem, firstSeen int64,
 	}
 	for _, idx := range touched {
 		s.evaluateOnIngest(idx, out, st, now)
+	}
+	if len(s.late) > 0 {
+		s.reviewLate(out, st, now)
 	}
 	s.mu.Unlock()
 }
@@ -297,7 +312,7 @@ func (s *shard) addSpan(idx uint32, it *ingestItem, now int64, out *outBuilder, 
 	}
 	if max := s.p.cfg.MaximumTraceSizeBytes; max > 0 && e.state == statePending && e.bytes > int64(max) {
 		st.tooLarge++
-		s.finalize(idx, false, "", out, now, st)
+		s.finalize(idx, false, vetoTooLarge, out, now, st)
 	}
 }
 
@@ -368,14 +383,13 @@ func keeps(d policy.Decision) bool { return d.Samples() }
 
 // finalize applies a decision to every span of the trace (including spans
 // that arrived while its policies ran), records it in a decision cache and
-// frees the entry at once.
+// frees the entry at once. policy names the policy that decided; for a
+// trace not kept, a name means a veto (a drop policy, an inverted match
+// or vetoTooLarge), which its late spans cannot overturn.
 func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, now int64, st *ingestStats) {
 	e := &s.entries[idx]
-	switch e.override {
-	case 1:
+	if e.override == overrideKeep {
 		keep = true
-	case 2:
-		keep = false
 	}
 	at := uint32(now / int64(time.Second))
 	s.recordDecision(e.id, keep, now) // handoff hook (handoff_decisions.go)
@@ -387,11 +401,13 @@ func (s *shard) finalize(idx uint32, keep bool, policy string, out *outBuilder, 
 		s.notSampled.remove(e.id)
 		st.sampledCount++
 	} else {
-		s.notSampled.add(e.id, at)
+		s.notSampled.add(e.id, at, policy != "")
 		st.droppedCount++
 		// Of the traces not kept, only those a drop policy vetoed name a
-		// policy (unless a peer's decision overrode a keep).
-		if policy != "" && e.override == 0 {
+		// policy (unless a peer's decision overrode a keep); one dropped
+		// for its size is a veto for its late spans, but upstream counts
+		// it in traces_dropped_too_large only, not as decision=dropped.
+		if policy != "" && policy != vetoTooLarge && e.override == 0 {
 			st.vetoedCount++
 		}
 	}

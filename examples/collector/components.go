@@ -85,7 +85,7 @@ func components() (otelcol.Factories, error) {
 		otlpexporter.NewFactory().Type():       "go.opentelemetry.io/collector/exporter/otlpexporter v0.165.0",
 		debugexporter.NewFactory().Type():      "go.opentelemetry.io/collector/exporter/debugexporter v0.165.0",
 		prometheusexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter v0.165.1",
-		lbexporter.NewFactory().Type():         "github.com/tailgate-otel/tailgate v0.0.0",
+		lbexporter.NewFactory().Type():         "github.com/tailgate-otel/tailgate v0.1.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
@@ -99,7 +99,7 @@ func components() (otelcol.Factories, error) {
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
 		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor v0.165.0",
 		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.165.0",
-		tailsampler.NewFactory().Type():            "github.com/tailgate-otel/tailgate v0.0.0",
+		tailsampler.NewFactory().Type():            "github.com/tailgate-otel/tailgate v0.1.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
@@ -109,7 +109,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
-		spanmetrics.NewFactory().Type(): "github.com/tailgate-otel/tailgate v0.0.0",
+		spanmetrics.NewFactory().Type(): "github.com/tailgate-otel/tailgate v0.1.0",
 	})
 
 	return factories, nil

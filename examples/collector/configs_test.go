@@ -209,10 +209,16 @@ func TestHandoffVariants(t *testing.T) {
 			assert.EqualValues(t, 4317, lb.Resolver.DNS.Port)
 			assert.Equal(t, h.Endpoint[strings.LastIndexByte(h.Endpoint, ':'):], ":4317", "ring endpoints carry the agents' port")
 
-			// Without its handoff block the file is its base, key for key.
+			// Late spans of traces no policy matched are evaluated on their
+			// own: the handoff variants opt in.
+			assert.True(t, ts.ReevaluateLateSpans, "reevaluate_late_spans")
+
+			// Without its handoff block (and that opt-in) the file is its
+			// base, key for key.
 			base, err := load(t, "../configs/"+tt.base)
 			require.NoError(t, err)
 			setZero(&ts.Handoff) // the zero Optional is None
+			ts.ReevaluateLateSpans = false
 			assert.Equal(t, asMaps(t, base.Processors), asMaps(t, cfg.Processors))
 			assert.Equal(t, asMaps(t, base.Exporters), asMaps(t, cfg.Exporters))
 			assert.Equal(t, asMaps(t, base.Connectors), asMaps(t, cfg.Connectors))

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -107,5 +110,116 @@ func (c *collector) stop() error {
 	if err := <-c.done; err != nil {
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
+	return nil
+}
+
+// childEnv, when set in the environment, makes this program (or the
+// demo's test binary) run one collector on the YAML file it names instead
+// of the demo: a gateway that can be killed.
+const childEnv = "TAILGATE_DEMO_COLLECTOR"
+
+// runChild runs a collector on config until SIGTERM (graceful shutdown)
+// and returns the exit status.
+func runChild(config string) int {
+	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
+		BuildInfo: component.BuildInfo{Command: "tailgate-demo", Description: "tailgate demo gateway", Version: "0.1.0"},
+		Factories: factories,
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
+			URIs:              []string{"file:" + config},
+			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
+		}},
+	})
+	if err == nil {
+		err = col.Run(context.Background())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo gateway:", err)
+		return 1
+	}
+	return 0
+}
+
+// child is a collector running as a child process of this program.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// startChild writes yaml to dir and runs a collector on it in a child
+// process (its log in dir), returning once it accepts connections on
+// listen.
+func startChild(ctx context.Context, dir, name, yaml, listen string) (*child, error) {
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		_ = logFile.Close()
+		close(c.done)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", listen, 200*time.Millisecond)
+		if err == nil {
+			_ = conn.Close()
+			return c, nil
+		}
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("%s exited before listening on %s: %v", name, listen, c.err)
+		case <-ctx.Done():
+			_ = c.kill()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = c.kill()
+			return nil, fmt.Errorf("%s is not listening on %s after 30s", name, listen)
+		}
+	}
+}
+
+// stop shuts the child down gracefully (SIGTERM) and waits for it.
+func (c *child) stop() error {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return fmt.Errorf("%s: %w", c.name, c.err)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = c.kill()
+		return fmt.Errorf("%s did not exit within 30s of SIGTERM", c.name)
+	}
+}
+
+// kill ends the child without warning (SIGKILL) and waits for it.
+func (c *child) kill() error {
+	if err := c.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	<-c.done
 	return nil
 }

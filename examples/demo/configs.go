@@ -47,6 +47,10 @@ processors:
           nameserver: "{{.Nameserver}}"
       listen:
         endpoint: "{{.HandoffListen}}"
+{{- if .Replicate}}
+      replicate: true
+      replica_grace: 1s
+{{- end}}
 {{- end}}
   batch:
     timeout: 200ms
@@ -82,7 +86,9 @@ service:
 // The demo's agent. RoundRobin is phase 1: what a plain Service in front of
 // the gateways gives, one batch to each gateway in turn (gRPC's round_robin
 // balancer over the same DNS name). Otherwise the reference agent: the
-// load_balancing exporter routing by trace ID over the gateways found in DNS.
+// load_balancing exporter routing by trace ID over the gateways found in
+// DNS, with failover in phase 4 (a killed gateway's spans go to the next
+// ring choice, which, with replication, holds their traces).
 var agentTmpl = template.Must(template.New("agent").Parse(`
 receivers:
   otlp:
@@ -105,6 +111,10 @@ exporters:
     protocol:
       otlp:
         tls: {insecure: true}
+{{- if .Failover}}
+        retry_on_failure: {enabled: false}
+    failover: {enabled: true, max_consecutive_failures: 1}
+{{- end}}
     resolver:
       dns:
         hostname: "{{.Hostname}}"
@@ -128,6 +138,8 @@ type gatewayParams struct {
 	Listen, Backend, LogLevel string
 	DecisionWait              time.Duration
 	Handoff                   bool
+	// Replicate: handoff::replicate, its grace scaled like decision_wait.
+	Replicate bool
 	// With Handoff: the agents' resolver settings and the handoff listener.
 	Hostname, Nameserver, HandoffListen string
 	Port                                int
@@ -137,6 +149,9 @@ type agentParams struct {
 	Listen, Hostname, Nameserver, LogLevel string
 	Port                                   int
 	RoundRobin                             bool
+	// Failover: a gateway's spans go to their next ring choice at the first
+	// failed export (crash phases), instead of waiting in retries.
+	Failover bool
 }
 
 func render(t *template.Template, data any) (string, error) {

@@ -43,20 +43,32 @@ type phase struct {
 	roundRobin bool
 	scale      bool
 	handoff    bool // gateways run the tail sampler's handoff block
+	crash      bool // a gateway is killed (SIGKILL): gateways run as processes
+	replicate  bool // handoff::replicate
 }
 
 var allPhases = []phase{
-	{1, "agents without trace-ID routing (round robin over the gateways)", true, false, false},
-	{2, "agents with tailgate's load_balancing exporter (routing by trace ID)", false, false, false},
-	{3, "load_balancing, and a gateway added then one removed mid-run", false, true, false},
+	{num: 1, title: "agents without trace-ID routing (round robin over the gateways)", roundRobin: true},
+	{num: 2, title: "agents with tailgate's load_balancing exporter (routing by trace ID)"},
+	{num: 3, title: "load_balancing, and a gateway added then one removed mid-run", scale: true},
+	{num: 4, title: "handoff, and a gateway killed without warning (SIGKILL) mid-run", handoff: true, crash: true},
 }
 
-// handoffTwin is phase 3 again with the gateways' handoff block on: the same
-// scale event, side by side in the summary.
-func handoffTwin(p phase) phase {
-	p.handoff = true
-	p.title = "the same scale event, gateways with the tail sampler's handoff block"
-	return p
+// twin is the phase again with the feature it is about: phase 3 with the
+// gateways' handoff block, phase 4 with replication; side by side in the
+// summary.
+func twin(p phase) (phase, bool) {
+	switch {
+	case p.scale:
+		p.handoff = true
+		p.title = "the same scale event, gateways with the tail sampler's handoff block"
+		return p, true
+	case p.crash:
+		p.replicate = true
+		p.title = "the same crash, gateways replicating every span to its ring successor (handoff::replicate)"
+		return p, true
+	}
+	return p, false
 }
 
 // result is what a phase reports in the summary.
@@ -152,9 +164,13 @@ func newDemo(s settings, out io.Writer) (*demo, error) {
 	return d, nil
 }
 
-// label names the phase in the output: 3 and 3h (its handoff twin).
+// label names the phase in the output: 3 and 3h (its handoff twin), 4
+// and 4r (its replication twin).
 func (p phase) label() string {
-	if p.handoff {
+	switch {
+	case p.replicate:
+		return strconv.Itoa(p.num) + "r"
+	case p.handoff && p.scale:
 		return strconv.Itoa(p.num) + "h"
 	}
 	return strconv.Itoa(p.num)
@@ -165,6 +181,9 @@ func (p phase) seed() uint64 {
 	s := uint64(p.num) * 1_000_003
 	if p.handoff {
 		s += 500_001
+	}
+	if p.replicate {
+		s += 250_001
 	}
 	return s
 }
@@ -185,13 +204,20 @@ func (d *demo) printf(format string, args ...any) {
 	fmt.Fprintf(d.out, format, args...)
 }
 
-func (d *demo) startGateway(ctx context.Context, p phase, i int) (*collector, error) {
+// gateway is a running gateway: in this process, or a child process
+// (crash phases: it can be killed).
+type gateway interface {
+	stop() error
+}
+
+func (d *demo) startGateway(ctx context.Context, p phase, i int) (gateway, error) {
 	yaml, err := render(gatewayTmpl, gatewayParams{
 		Listen:        net.JoinHostPort(gatewayHost(i), strconv.Itoa(d.gwPort)),
 		Backend:       d.sink.Addr(),
 		LogLevel:      d.s.logLevel,
 		DecisionWait:  d.s.decisionWait,
 		Handoff:       p.handoff,
+		Replicate:     p.replicate,
 		Hostname:      hostname,
 		Nameserver:    d.dns.Addr(),
 		Port:          d.gwPort,
@@ -200,7 +226,11 @@ func (d *demo) startGateway(ctx context.Context, p phase, i int) (*collector, er
 	if err != nil {
 		return nil, err
 	}
-	return startCollector(ctx, d.dir, fmt.Sprintf("%s-gateway-%d", p.label(), i), yaml)
+	name := fmt.Sprintf("%s-gateway-%d", p.label(), i)
+	if p.crash {
+		return startChild(ctx, d.dir, name, yaml, net.JoinHostPort(gatewayHost(i), strconv.Itoa(d.gwPort)))
+	}
+	return startCollector(ctx, d.dir, name, yaml)
 }
 
 func (d *demo) startAgent(ctx context.Context, p phase, i int) (*collector, error) {
@@ -211,6 +241,7 @@ func (d *demo) startAgent(ctx context.Context, p phase, i int) (*collector, erro
 		Port:       d.gwPort,
 		LogLevel:   d.s.logLevel,
 		RoundRobin: p.roundRobin,
+		Failover:   p.crash,
 	})
 	if err != nil {
 		return nil, err
@@ -219,7 +250,7 @@ func (d *demo) startAgent(ctx context.Context, p phase, i int) (*collector, erro
 }
 
 // publish makes the DNS name list exactly these gateways.
-func (d *demo) publish(gateways map[int]*collector) {
+func (d *demo) publish(gateways map[int]gateway) {
 	var addrs []netip.Addr
 	for i := range gateways {
 		addrs = append(addrs, netip.MustParseAddr(gatewayHost(i)))
@@ -232,8 +263,8 @@ func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
 	res.phase = p
 	d.printf("\n▶ Phase %s: %s\n", p.label(), p.title)
 
-	var mu sync.Mutex // guards gateways and res.events (phase 3 changes them)
-	gateways := map[int]*collector{}
+	var mu sync.Mutex // guards gateways and res.events (phases 3 and 4 change them)
+	gateways := map[int]gateway{}
 	var ags []*collector
 	defer func() {
 		// Agents first so that they hand on what they batch, then gateways,
@@ -288,16 +319,17 @@ func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
 	defer stopPlay()
 	var bg sync.WaitGroup
 	bg.Go(func() { d.progress(playCtx, &sent, total) })
-	if p.scale {
-		bg.Go(func() {
-			event := func(msg string) {
-				mu.Lock()
-				res.events = append(res.events, msg)
-				mu.Unlock()
-				d.printf("  ⚡ %s\n", msg)
-			}
-			d.scaleEvents(playCtx, p, &mu, gateways, event)
-		})
+	event := func(msg string) {
+		mu.Lock()
+		res.events = append(res.events, msg)
+		mu.Unlock()
+		d.printf("  ⚡ %s\n", msg)
+	}
+	switch {
+	case p.scale:
+		bg.Go(func() { d.scaleEvents(playCtx, p, &mu, gateways, event) })
+	case p.crash:
+		bg.Go(func() { d.crash(playCtx, p, &mu, gateways, event) })
 	}
 	// A fresh client per phase: the agents of the previous phase, at the
 	// same addresses, are gone, and a reused connection would first have to
@@ -355,7 +387,7 @@ func (d *demo) run(ctx context.Context, p phase) (res result, err error) {
 // removes gateway 1 at two thirds: first from DNS, then, once the agents had
 // a resolver interval to notice, the process itself (which decides what it
 // still holds on the way out).
-func (d *demo) scaleEvents(ctx context.Context, p phase, mu *sync.Mutex, gateways map[int]*collector, event func(string)) {
+func (d *demo) scaleEvents(ctx context.Context, p phase, mu *sync.Mutex, gateways map[int]gateway, event func(string)) {
 	sleep := func(dur time.Duration) bool {
 		select {
 		case <-ctx.Done():
@@ -398,6 +430,35 @@ func (d *demo) scaleEvents(ctx context.Context, p phase, mu *sync.Mutex, gateway
 		return
 	}
 	event("gateway-1 shut down: it decided the traces it held on what it had seen")
+}
+
+// crash kills gateway 1 halfway through the traffic, as an OOM kill or a
+// lost node does: SIGKILL, and out of DNS at once (its endpoint is gone);
+// it does not come back.
+func (d *demo) crash(ctx context.Context, p phase, mu *sync.Mutex, gateways map[int]gateway, event func(string)) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(d.s.duration / 2):
+	}
+	mu.Lock()
+	victim, ok := gateways[1].(*child)
+	delete(gateways, 1)
+	d.publish(gateways)
+	mu.Unlock()
+	if !ok {
+		event("gateway-1 is not a process of its own; it cannot be killed")
+		return
+	}
+	if err := victim.kill(); err != nil {
+		event("gateway-1 kill: " + err.Error())
+		return
+	}
+	if p.replicate {
+		event("gateway-1 killed (SIGKILL) and out of DNS: its successors hold every span it had acknowledged and decide its traces")
+		return
+	}
+	event("gateway-1 killed (SIGKILL) and out of DNS: the traces it held are lost")
 }
 
 // progress prints a line a second while traffic flows.

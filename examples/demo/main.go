@@ -1,16 +1,18 @@
-// Command demo runs the reference architecture's story on one machine in under a minute,
-// with no setup: a backend, gateways and two agents wired over real
-// OTLP/gRPC on 127.0.0.x (in-process collectors built with otelcol from the
-// same factories as the examples' distribution), and a generator whose traces
-// spread their spans over ~3 s and over both agents, 2 % of them with an
-// error span.
+// Command demo runs the reference architecture's story on one machine in about a minute
+// and a half, with no setup: a backend, gateways and two agents wired over
+// real OTLP/gRPC on 127.0.0.x (collectors built with otelcol from the same
+// factories as the examples' distribution: in this process, or, when a
+// gateway is to be killed, as child processes of this program), and a
+// generator whose traces spread their spans over ~3 s and over both
+// agents, 2 % of them with an error span.
 //
 //	cd examples && go run ./demo            # or: make -C examples demo
 //
 // Phase 1 routes without trace IDs (round robin): error traces arrive split.
 // Phase 2 uses tailgate's load_balancing exporter: every error trace arrives
 // whole. Phase 3 adds a gateway and removes one mid-run: what a scale event
-// costs.
+// costs, and (3h) what handoff saves. Phase 4 kills a gateway without
+// warning (SIGKILL): what a crash costs, and (4r) what replication saves.
 package main
 
 import (
@@ -28,6 +30,9 @@ import (
 )
 
 func main() {
+	if config := os.Getenv(childEnv); config != "" {
+		os.Exit(runChild(config))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
@@ -46,7 +51,7 @@ func parseFlags(args []string, errOut io.Writer) (settings, error) {
 	fs.DurationVar(&s.decisionWait, "decision-wait", 4*time.Second, "tail_sampling decision_wait (must exceed -spread)")
 	fs.DurationVar(&s.spread, "spread", 3*time.Second, "time between a trace's first and last span")
 	fs.IntVar(&s.errorEvery, "error-every", 50, "every Nth trace has an error span (50 = 2 %)")
-	phases := fs.String("phases", "1,2,3", "phases to run, comma-separated")
+	phases := fs.String("phases", "1,2,3,4", "phases to run, comma-separated")
 	fs.StringVar(&s.logLevel, "log-level", "error", "collectors' log level (debug, info, warn, error)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -101,8 +106,8 @@ func runDemo(ctx context.Context, s settings, out io.Writer) ([]result, error) {
 	var results []result
 	for _, n := range s.phases {
 		todo := []phase{allPhases[n-1]}
-		if todo[0].scale {
-			todo = append(todo, handoffTwin(todo[0]))
+		if t, ok := twin(todo[0]); ok {
+			todo = append(todo, t)
 		}
 		for _, p := range todo {
 			r, err := d.run(ctx, p)

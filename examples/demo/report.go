@@ -21,11 +21,13 @@ func summary(w io.Writer, results []result) {
 	for _, r := range results {
 		s := r.score
 		ho := "-"
-		if r.phase.scale {
+		switch {
+		case r.phase.replicate:
+			ho = "replicated"
+		case r.phase.handoff:
+			ho = "on"
+		case r.phase.scale:
 			ho = "off"
-			if r.phase.handoff {
-				ho = "on"
-			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d (%s)\t%d\t%d\t%s\t%d\t%.0f / %d\t\n",
 			r.phase.label(), ho, s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
@@ -36,6 +38,15 @@ func summary(w io.Writer, results []result) {
 	for _, r := range results {
 		fmt.Fprintf(w, "%s: %s\n", r.phase.label(), r.phase.title)
 		switch {
+		case r.phase.replicate:
+			fmt.Fprintln(w, "   Every span a gateway acknowledges is also held by its trace's next ring choice until the trace is")
+			fmt.Fprintln(w, "   decided: when the gateway dies, that successor decides its traces, on schedule, with the spans that")
+			fmt.Fprintln(w, "   agents send it from then on (their load_balancing fails over to the same next ring choice).")
+			continue
+		case r.phase.crash:
+			fmt.Fprintln(w, "   Handoff covers planned changes only: the traces the killed gateway held are lost, and their spans")
+			fmt.Fprintln(w, "   that arrive afterwards are decided elsewhere as fragments.")
+			continue
 		case r.phase.handoff:
 			fmt.Fprintln(w, "   Every gateway watches the same DNS name as the agents: the traces in flight that move to another")
 			fmt.Fprintln(w, "   gateway are handed over whole with their first-seen time, and the leaving gateway drains on shutdown.")

@@ -14,4 +14,14 @@
 // 1.5 minutes, most of it the configs' decision_wait (30 s) and span
 // metrics flush interval (60 s), which the loopback variants keep. It is
 // skipped with -short.
+//
+// TestScaleEvents and TestReplication run scenarios concurrently, each a
+// deployment of its own on 127.0.<n>.x with its own DNS server and sink,
+// timings scaled down (decision_wait 5 s, resolvers every second): scale
+// up, scale down and rolling restarts with handoff on and off, the same
+// with replication, and gateways killed with SIGKILL (restarted 2 s later
+// on the same address, or never) with replication and without. Every
+// scenario fails when an error trace is missing entirely at the sink and
+// no process counted a drop. TAILGATE_E2E_SCENARIOS selects scenarios by
+// name, TAILGATE_E2E_LOGS keeps every process's log in a directory.
 package e2e

@@ -86,7 +86,11 @@ func startCollector(t *testing.T, name, config string, env map[string]string) *p
 // running. It does not use require, so scenario goroutines may call it.
 func launch(t *testing.T, name, config string, env map[string]string, extra []string) (*process, error) {
 	bin := collectorBinary(t)
-	logPath := filepath.Join(t.TempDir(), name+".log")
+	logDir := t.TempDir()
+	if d := os.Getenv("TAILGATE_E2E_LOGS"); d != "" {
+		logDir = d // kept after the test, for a look at a failed run
+	}
+	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err

@@ -185,3 +185,34 @@ func mix(a, b uint64) uint64 {
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
 }
+
+// Split copies td's spans into one batch per owner, as an agent routes
+// them: owner maps a trace ID to a small non-negative index. Each batch
+// keeps the resource and scope of the spans it got.
+func Split(td ptrace.Traces, owner func(pcommon.TraceID) int) map[int]ptrace.Traces {
+	out := map[int]ptrace.Traces{}
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			dst := map[int]ptrace.SpanSlice{}
+			for _, sp := range ss.Spans().All() {
+				g := owner(sp.TraceID())
+				spans, ok := dst[g]
+				if !ok {
+					part, ok := out[g]
+					if !ok {
+						part = ptrace.NewTraces()
+						out[g] = part
+					}
+					drs := part.ResourceSpans().AppendEmpty()
+					rs.Resource().CopyTo(drs.Resource())
+					dss := drs.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(dss.Scope())
+					spans = dss.Spans()
+					dst[g] = spans
+				}
+				sp.CopyTo(spans.AppendEmpty())
+			}
+		}
+	}
+	return out
+}

@@ -110,3 +110,25 @@ func TestSpanIDsDistinctAcrossSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestSplit: every span lands in its owner's batch once, with its
+// resource and scope.
+func TestSplit(t *testing.T) {
+	spec := Spec{Traces: 40, SpansPerTrace: 3, TracesPerBatch: 40, Layout: Interleaved}
+	td := Batches(spec)[0]
+	owner := func(id pcommon.TraceID) int { return int(id[15] % 3) }
+	parts := Split(td, owner)
+	total := 0
+	for g, part := range parts {
+		for _, rs := range part.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					assert.Equal(t, g, owner(sp.TraceID()))
+					total++
+				}
+			}
+		}
+	}
+	assert.Equal(t, td.SpanCount(), total)
+	assert.Len(t, parts, 3)
+}

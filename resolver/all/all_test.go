@@ -32,6 +32,9 @@ func TestDispatch(t *testing.T) {
 
 	_, err = New(resolver.Config{}, resolver.Settings{}, nil)
 	require.ErrorIs(t, err, resolver.ErrInvalidConfig)
+	_, err = New(resolver.FromCode(), resolver.Settings{}, nil)
+	require.ErrorIs(t, err, resolver.ErrInvalidConfig)
+	require.ErrorContains(t, err, "come from code")
 	_, err = New(resolver.Config{Static: &resolver.StaticConfig{Hostnames: []string{"a"}}, K8s: &resolver.K8sConfig{Service: "b"}}, resolver.Settings{}, nil)
 	require.ErrorIs(t, err, resolver.ErrInvalidConfig)
 }

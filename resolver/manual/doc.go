@@ -8,4 +8,10 @@
 // never concurrently. Set may be called from any goroutine; the Listener
 // runs on the caller of Set (or of Start), so it must not call Set itself.
 // There is no YAML block for it: it exists for code.
+//
+// A Source is one such set feeding any number of resolvers: its Resolver
+// method is a resolver.Factory, the form in which components take a
+// resolver from code (lbexporter.WithResolver for the agents' ring,
+// tailsampler.WithHandoffResolver for the gateways' handoff), so one Set
+// moves every ring of the program at once.
 package manual

@@ -28,3 +28,28 @@ func Example() {
 	// ring of 2
 	// ring of 3
 }
+
+// One Source feeds every component that must see the same gateways: here
+// two listeners stand for an agent's load_balancing exporter
+// (lbexporter.WithResolver(src.Resolver)) and a gateway's handoff
+// (tailsampler.WithHandoffResolver(src.Resolver)).
+func ExampleSource() {
+	src := manual.NewSource("10.0.0.1:4317", "10.0.0.2:4317")
+	var factory resolver.Factory = src.Resolver
+	for _, who := range []string{"agent", "gateway"} {
+		r, err := factory(resolver.Settings{}, func(endpoints []string) {
+			fmt.Println(who, "sees", endpoints)
+		})
+		if err != nil {
+			panic(err)
+		}
+		_ = r.Start(context.Background())
+		defer func() { _ = r.Shutdown(context.Background()) }()
+	}
+	src.Set("10.0.0.1:4317", "10.0.0.2:4317", "10.0.0.3:4317")
+	// Unordered output:
+	// agent sees [10.0.0.1:4317 10.0.0.2:4317]
+	// gateway sees [10.0.0.1:4317 10.0.0.2:4317]
+	// agent sees [10.0.0.1:4317 10.0.0.2:4317 10.0.0.3:4317]
+	// gateway sees [10.0.0.1:4317 10.0.0.2:4317 10.0.0.3:4317]
+}

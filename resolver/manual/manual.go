@@ -17,6 +17,7 @@ const Kind = "manual"
 // Resolver publishes the endpoints its owner sets.
 type Resolver struct {
 	pub *loop.Publisher
+	src *Source // nil unless built by Source.Resolver
 
 	mu      sync.Mutex
 	pending []string // what Set said before Start
@@ -68,6 +69,9 @@ func (r *Resolver) Set(endpoints ...string) {
 
 // Shutdown stops publishing. It is idempotent and safe before Start.
 func (r *Resolver) Shutdown(context.Context) error {
+	if r.src != nil {
+		r.src.leave(r)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopped = true

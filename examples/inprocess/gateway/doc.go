@@ -18,4 +18,14 @@
 // the connector flush its series, then drains the exporters. Shutdown is
 // idempotent, safe before Start and honours its context's deadline. A
 // Gateway is safe for concurrent use; Start may be called once.
+//
+// Scale events: WithHandoff turns on the tail sampler's handoff, fed by a
+// resolver.Factory of the gateway set. A program that knows its gateways
+// by its own means holds them in a manual.Source and gives its Resolver to
+// every gateway (WithHandoff) and to its agents' load_balancing exporters
+// (lbexporter.WithResolver): one Set moves every ring at once, and each
+// gateway hands the undecided traces it no longer owns to their new owner.
+//
+// This package is an example to copy, not a dependency: everything it
+// uses is the public API of the tailgate module and of the collector.
 package gateway

@@ -29,6 +29,9 @@ var (
 	ErrNoBackend = errors.New("gateway: a backend address is required (WithBackend)")
 	// ErrStarted is returned by a second Start.
 	ErrStarted = errors.New("gateway: already started")
+	// ErrHandoffIncomplete is returned by New when WithHandoff lacks its
+	// endpoint or its gateway set.
+	ErrHandoffIncomplete = errors.New("gateway: the handoff needs this gateway's endpoint and a resolver of the gateway set (WithHandoff)")
 )
 
 // Gateway is an in-process gateway collector. Build it with New.
@@ -84,7 +87,10 @@ func New(opts ...Option) (*Gateway, error) {
 	}
 
 	// tail_sampling: the reference policies, decided after decision_wait.
-	tsF := tailsampler.NewFactory()
+	tsF := tailsampler.NewFactory(
+		tailsampler.WithHandoffResolver(s.handoffGateways),
+		tailsampler.WithHandoffPeerAddress(s.handoffPeer),
+	)
 	tsCfg := tsF.CreateDefaultConfig().(*tailsampler.Config)
 	tsCfg.DecisionWait = s.decisionWait
 	tsCfg.NumTraces = s.numTraces
@@ -92,6 +98,15 @@ func New(opts ...Option) (*Gateway, error) {
 		{Name: "errors-policy", Type: "status_code", StatusCode: tailsampler.StatusCodeCfg{StatusCodes: []string{"ERROR"}}},
 		{Name: "slow-traces-policy", Type: "latency", Latency: tailsampler.LatencyCfg{ThresholdMs: s.slowThreshold.Milliseconds()}},
 		{Name: "probabilistic-policy", Type: "probabilistic", Probabilistic: tailsampler.ProbabilisticCfg{SamplingPercentage: s.percentage}},
+	}
+	if s.handoffEndpoint != "" || s.handoffGateways != nil {
+		if s.handoffEndpoint == "" || s.handoffGateways == nil {
+			return nil, ErrHandoffIncomplete
+		}
+		// The `handoff:` block, on; its resolver comes from the option.
+		h := tsCfg.Handoff.GetOrInsertDefault()
+		h.Endpoint = s.handoffEndpoint
+		h.Listen.NetAddr.Endpoint = s.handoffListen
 	}
 	if err := confmap.Validate(tsCfg); err != nil {
 		return nil, fmt.Errorf("gateway: tail_sampling: %w", err)

@@ -5,6 +5,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+
+	"github.com/tailgate-otel/tailgate/resolver"
 )
 
 // Option configures New. Options are sealed: only this package makes them.
@@ -25,6 +27,11 @@ type settings struct {
 	flushInterval   time.Duration
 	metrics         consumer.Metrics
 	telemetry       *component.TelemetrySettings
+
+	handoffEndpoint string
+	handoffGateways resolver.Factory
+	handoffListen   string
+	handoffPeer     func(string) string
 }
 
 func defaults() settings {
@@ -91,4 +98,29 @@ func WithMetricsConsumer(next consumer.Metrics) Option {
 // report through (default: no-op).
 func WithTelemetry(set component.TelemetrySettings) Option {
 	return optionFunc(func(s *settings) { s.telemetry = &set })
+}
+
+// WithHandoff turns on the tail sampler's handoff, so that no trace is
+// split when gateways join or leave: endpoint is this gateway's address
+// exactly as the agents' ring names it, and gateways builds the resolver
+// of the gateway set, the same set the agents route by. With a
+// manual.Source, give its Resolver both here and to the agents'
+// lbexporter.WithResolver. Without a listen address (WithHandoffListen),
+// peers deliver to port 4319 on every interface.
+func WithHandoff(endpoint string, gateways resolver.Factory) Option {
+	return optionFunc(func(s *settings) { s.handoffEndpoint, s.handoffGateways = endpoint, gateways })
+}
+
+// WithHandoffListen sets the host:port peers deliver handed-off data to;
+// peers find it at the host of this gateway's endpoint and this port,
+// unless WithHandoffPeerAddress says otherwise.
+func WithHandoffListen(hostport string) Option {
+	return optionFunc(func(s *settings) { s.handoffListen = hostport })
+}
+
+// WithHandoffPeerAddress maps a peer's ring endpoint to its handoff
+// listener, for gateways that do not share one handoff port (several in
+// one process or on one host).
+func WithHandoffPeerAddress(f func(ringEndpoint string) string) Option {
+	return optionFunc(func(s *settings) { s.handoffPeer = f })
 }

@@ -58,6 +58,15 @@ type Config struct {
 	// HopLimit is how many times spans may be forwarded between gateways
 	// whose views disagree before the receiver keeps them. Zero: 1.
 	HopLimit int `mapstructure:"hop_limit"`
+	// Replicate has every span this gateway owns also held by the trace's
+	// successor (its next ring choice) until the trace is decided, so that
+	// a gateway that dies without a graceful shutdown loses nothing.
+	Replicate bool `mapstructure:"replicate"`
+	// ReplicaGrace is how long past decision_wait a successor waits for
+	// the owner's decision before handing the trace back to it, and how
+	// long it keeps a kept trace after the owner's decision (the owner's
+	// batch and export may still lose it if it crashes). Zero: 5s.
+	ReplicaGrace time.Duration `mapstructure:"replica_grace"`
 	// AcceptFrom says whose data the handoff listener accepts: `ring` (the
 	// hosts of this gateway's view of the set, and those that left it in
 	// the last 5 minutes), `authenticated` (any sender the listener
@@ -74,6 +83,10 @@ type Config struct {
 	// split what they send to stay within it. Zero: 16384.
 	MaxTracesPerRequest int `mapstructure:"max_traces_per_request"`
 }
+
+// DefaultReplicaGrace covers a batch processor's default 5s timeout after
+// the tail sampler.
+const DefaultReplicaGrace = 5 * time.Second
 
 // ClientConfig is a gRPC client configuration plus a per-request timeout.
 type ClientConfig struct {
@@ -135,6 +148,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Window < 0 {
 		errs = append(errs, fmt.Errorf("handoff::window: must be positive, got %s", c.Window))
+	}
+	if c.ReplicaGrace < 0 {
+		errs = append(errs, fmt.Errorf("handoff::replica_grace: must be positive, got %s", c.ReplicaGrace))
 	}
 	if c.HopLimit < 0 || c.HopLimit > maxHopLimit {
 		errs = append(errs, fmt.Errorf("handoff::hop_limit: %d: must be between 1 and %d", c.HopLimit, maxHopLimit))
@@ -224,6 +240,9 @@ func (c Config) resolve(decisionWait time.Duration) (resolved, error) {
 	}
 	if c.HopLimit == 0 {
 		c.HopLimit = DefaultHopLimit
+	}
+	if c.ReplicaGrace == 0 {
+		c.ReplicaGrace = DefaultReplicaGrace
 	}
 	if c.MaxSpansPerRequest == 0 {
 		c.MaxSpansPerRequest = DefaultMaxSpansPerRequest

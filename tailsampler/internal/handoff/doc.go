@@ -18,6 +18,15 @@
 // Drain does the same on graceful shutdown with a ring that excludes this
 // gateway.
 //
+// With Config.Replicate, every span this gateway owns is also held by the
+// trace's successor (its second ring choice) until the trace is decided:
+// Replicate sends it before the processor acknowledges it, and the
+// decisions follow. A successor promotes the shadows of an owner that died
+// (left the set and does not answer, or came back as a new process) into
+// traces of their new owner with their original first-seen; one that only
+// left gracefully hands its traces off itself. See replica.go and the
+// README's Replication section.
+//
 // # Wire format
 //
 // Plain OTLP/gRPC (ExportTraceServiceRequest) to the peer's dedicated
@@ -53,6 +62,9 @@
 //     only loss is a Buffer refusing an import (counted as spans_dropped).
 //   - Delivery is at-least-once: a request whose answer is lost may be
 //     both buffered by the peer and imported back here.
+//   - With replication, one gateway lost at a time (crash, OOM kill, lost
+//     node, restart faster than discovery) loses no acknowledged span;
+//     delivery stays at-least-once (possible duplicates are counted).
 //   - Forwarding stops after hop_limit hops. With rendezvous hashing every
 //     hop goes to a gateway that ranks better for the trace, so views that
 //     disagree produce chains, never cycles; the limit bounds the chain.

@@ -83,6 +83,12 @@ type Engine struct {
 	ext       map[component.ID]component.Component
 	peers     map[string]*peerConn // by ring endpoint
 
+	// rep replicates to ring successors (Config.Replicate); nil when off.
+	rep *replicator
+	// viewWake is closed (and replaced) on every view change, so that
+	// retries waiting for a peer look at the new view at once.
+	viewWake chan struct{}
+
 	fwdMu     sync.RWMutex
 	fwdClosed bool
 	fwd       chan ptrace.Traces
@@ -149,6 +155,16 @@ func New(cfg Config, set component.TelemetrySettings, buf Buffer, opts ...Option
 	}
 	e.sendCtx, e.sendCancel = context.WithCancel(context.Background())
 	e.cur.Store(ownEverything)
+	e.viewWake = make(chan struct{})
+	if rc.Replicate {
+		dw := o.decisionWait
+		if dw <= 0 {
+			dw = rc.Window
+		}
+		if e.rep, err = newReplicator(e, buf, dw); err != nil {
+			return nil, fmt.Errorf("handoff: replication: %w", err)
+		}
+	}
 	return e, nil
 }
 
@@ -188,6 +204,9 @@ func (e *Engine) Start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("handoff: resolver: %w", err)
 	}
 	ptraceotlp.RegisterGRPCServer(srv, &handler{e: e})
+	if e.rep != nil {
+		srv.RegisterService(&replicaServiceDesc, e.rep)
+	}
 	e.ln, e.srv, e.res = ln, srv, res
 	e.dial = sourceDialer(e.cfg.self)
 	e.warnIfPlaintext()
@@ -197,6 +216,9 @@ func (e *Engine) Start(ctx context.Context, host component.Host) error {
 		_ = srv.Serve(ln)
 	})
 	e.wg.Go(e.forwarder)
+	if e.rep != nil {
+		e.rep.start()
+	}
 	e.mu.Unlock()
 	// Outside the lock: a resolver may publish from inside Start.
 	if err := res.Start(ctx); err != nil {
@@ -287,7 +309,9 @@ func (e *Engine) onEndpoints(endpoints []string) {
 	leaving := e.member && !slices.Contains(endpoints, e.cfg.self)
 	v := newView(endpoints, e.cfg.self, e.draining || leaving)
 	e.member = v.self >= 0 || leaving
-	e.cur.Store(v)
+	prev := e.cur.Swap(v)
+	close(e.viewWake)
+	e.viewWake = make(chan struct{})
 	e.closeStalePeers(v)
 	if !e.draining {
 		e.wg.Go(func() { e.rebalance(true) })
@@ -304,6 +328,18 @@ func (e *Engine) onEndpoints(endpoints []string) {
 		}
 	}
 	e.mu.Unlock()
+	if e.rep != nil {
+		e.rep.viewChanged(prev, v)
+		if leaving && !prev.ownAll && prev.self >= 0 {
+			// Removed from the set: peers free what this gateway kept
+			// instead of exporting it after the grace.
+			e.spawn(func() {
+				ctx, cancel := context.WithTimeout(e.sendCtx, e.cfg.Client.Timeout)
+				defer cancel()
+				e.rep.bye(ctx)
+			})
+		}
+	}
 	e.m.ringChanges.Add(context.Background(), 1)
 	e.set.Logger.Info("handoff: gateway set changed",
 		zap.Int("gateways", len(endpoints)), zap.Bool("member", v.self >= 0))
@@ -368,6 +404,9 @@ func (e *Engine) Drain(ctx context.Context) error {
 	v := newView(e.endpoints, e.cfg.self, true)
 	e.cur.Store(v)
 	e.mu.Unlock()
+	if e.rep != nil {
+		e.rep.bye(ctx)
+	}
 	td, _ := e.collect(v, true)
 	if td.ResourceSpans().Len() == 0 {
 		return nil
@@ -402,6 +441,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	close(e.stopping)
 	res, srv := e.res, e.srv
 	e.mu.Unlock()
+	if e.rep != nil {
+		e.rep.close()
+	}
 	if prev == stateNew {
 		e.sendCancel()
 		return nil

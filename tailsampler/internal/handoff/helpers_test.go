@@ -24,14 +24,16 @@ import (
 	"github.com/tailgate-otel/tailgate/resolver/manual"
 )
 
-// fakeBuffer is an in-memory Buffer keyed by trace ID.
+// fakeBuffer is an in-memory ReplicaBuffer keyed by trace ID.
 type fakeBuffer struct {
-	mu        sync.Mutex
-	pending   map[pcommon.TraceID]*fakeTrace
-	decided   []fakeDecision
-	imported  map[pcommon.TraceID]bool // decisions received
-	importErr error
-	markers   int // ResourceSpans imported with a marker still on
+	mu         sync.Mutex
+	pending    map[pcommon.TraceID]*fakeTrace
+	decided    []fakeDecision
+	imported   map[pcommon.TraceID]bool // decisions received
+	remembered map[pcommon.TraceID]bool // decisions remembered (replication)
+	exported   ptrace.Traces            // ExportKept and KeepDecidedElsewhere
+	importErr  error
+	markers    int // ResourceSpans imported with a marker still on
 }
 
 type fakeTrace struct {
@@ -46,7 +48,111 @@ type fakeDecision struct {
 }
 
 func newFakeBuffer() *fakeBuffer {
-	return &fakeBuffer{pending: map[pcommon.TraceID]*fakeTrace{}, imported: map[pcommon.TraceID]bool{}}
+	return &fakeBuffer{pending: map[pcommon.TraceID]*fakeTrace{}, imported: map[pcommon.TraceID]bool{},
+		remembered: map[pcommon.TraceID]bool{}, exported: ptrace.NewTraces()}
+}
+
+var _ ReplicaBuffer = (*fakeBuffer)(nil)
+
+func (b *fakeBuffer) SnapshotPending(match func(pcommon.TraceID) bool) []Pending {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Pending
+	for id, t := range b.pending {
+		if match(id) {
+			cp := ptrace.NewTraces()
+			t.spans.CopyTo(cp)
+			out = append(out, Pending{ID: id, Spans: cp, FirstSeen: t.firstSeen})
+		}
+	}
+	return out
+}
+
+func (b *fakeBuffer) RememberDecision(id pcommon.TraceID, sampled bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.remembered[id] = sampled
+}
+
+func (b *fakeBuffer) TraceState(id pcommon.TraceID) TraceState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.pending[id]; ok {
+		return TracePending
+	}
+	for _, d := range b.decided {
+		if d.id == id {
+			return keptOrDropped(d.sampled)
+		}
+	}
+	if s, ok := b.imported[id]; ok {
+		return keptOrDropped(s)
+	}
+	if s, ok := b.remembered[id]; ok {
+		return keptOrDropped(s)
+	}
+	return TraceUnknown
+}
+
+func keptOrDropped(sampled bool) TraceState {
+	if sampled {
+		return TraceKept
+	}
+	return TraceDropped
+}
+
+func (b *fakeBuffer) ExportKept(_ context.Context, td ptrace.Traces) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	td.ResourceSpans().MoveAndAppendTo(b.exported.ResourceSpans())
+	return nil
+}
+
+func (b *fakeBuffer) KeepDecidedElsewhere(id pcommon.TraceID, had func(pcommon.SpanID) bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.remembered[id] = true
+	t, ok := b.pending[id]
+	if !ok {
+		return false
+	}
+	delete(b.pending, id)
+	for _, rs := range t.spans.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			ss.Spans().RemoveIf(func(sp ptrace.Span) bool { return had(sp.SpanID()) })
+		}
+	}
+	t.spans.ResourceSpans().MoveAndAppendTo(b.exported.ResourceSpans())
+	return true
+}
+
+func (b *fakeBuffer) ImportTraceDedup(ctx context.Context, td ptrace.Traces, firstSeen time.Time) (int, error) {
+	b.mu.Lock()
+	have := map[pcommon.SpanID]bool{}
+	for _, t := range b.pending {
+		for _, rs := range t.spans.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					have[sp.SpanID()] = true
+				}
+			}
+		}
+	}
+	b.mu.Unlock()
+	dup := 0
+	for _, rs := range td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
+				if have[sp.SpanID()] {
+					dup++
+					return true
+				}
+				have[sp.SpanID()] = true
+				return false
+			})
+		}
+	}
+	return dup, b.ImportTrace(ctx, td, firstSeen)
 }
 
 func (b *fakeBuffer) TakeNotOwned(owns func(pcommon.TraceID) bool) []Pending {
@@ -189,12 +295,19 @@ func workload(seed uint64, n, spans int) map[pcommon.TraceID]ptrace.Traces {
 
 // cluster maps ring endpoints to the listeners of the engines of a test.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	mu    sync.Mutex
 	addrs map[string]string
+	// reserved: each endpoint's listener address, the same for every engine
+	// that runs as it (a restarted pod keeps its address): a peer may dial
+	// it before it listens, and a connection keeps its address.
+	reserved  map[string]string
+	replicate bool // some node replicates: every endpoint gets an address
 }
 
-func newCluster(t *testing.T) *cluster { return &cluster{t: t, addrs: map[string]string{}} }
+func newCluster(t testing.TB) *cluster {
+	return &cluster{t: t, addrs: map[string]string{}, reserved: map[string]string{}}
+}
 
 func (c *cluster) peerAddress(ep string) string {
 	c.mu.Lock()
@@ -202,7 +315,34 @@ func (c *cluster) peerAddress(ep string) string {
 	if a, ok := c.addrs[ep]; ok {
 		return a
 	}
+	if a, ok := c.reserved[ep]; ok {
+		return a
+	}
+	if c.replicate {
+		// Replication dials peers as soon as they are in the view.
+		return c.reserveLocked(ep)
+	}
 	return deadAddress(c.t)
+}
+
+// reserve gives ep a listener address of its own.
+func (c *cluster) reserve(ep string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replicate = true
+	return c.reserveLocked(ep)
+}
+
+func (c *cluster) reserveLocked(ep string) string {
+	if a, ok := c.reserved[ep]; ok {
+		return a
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(c.t, err)
+	a := ln.Addr().String()
+	require.NoError(c.t, ln.Close())
+	c.reserved[ep] = a
+	return a
 }
 
 var (
@@ -239,6 +379,11 @@ type nodeOpt struct {
 	logger     *zap.Logger
 	modify     func(*Config)
 	options    []Option
+	// replicate turns replication on; the node listens on an address
+	// reserved for its endpoint (see cluster.reserve).
+	replicate    bool
+	grace        time.Duration
+	decisionWait time.Duration
 }
 
 // add builds and starts an engine for ring endpoint ep whose resolver
@@ -249,6 +394,11 @@ func (c *cluster) add(ep string, initial []string, o nodeOpt) *node {
 	cfg.Endpoint = ep
 	cfg.Resolver = resolver.Config{Static: &resolver.StaticConfig{Hostnames: initial}}
 	cfg.Listen.NetAddr.Endpoint = "127.0.0.1:0"
+	if o.replicate {
+		cfg.Listen.NetAddr.Endpoint = c.reserve(ep)
+		cfg.Replicate = true
+		cfg.ReplicaGrace = o.grace
+	}
 	cfg.HopLimit = o.hopLimit
 	cfg.Window = o.window
 	cfg.Client.Timeout = 2 * time.Second
@@ -272,6 +422,7 @@ func (c *cluster) add(ep string, initial []string, o nodeOpt) *node {
 		WithPeerAddress(c.peerAddress),
 		WithInitialBackoff(20 * time.Millisecond),
 		WithSettleDelay(-1),
+		WithDecisionWait(o.decisionWait),
 	}, o.options...)
 	e, err := New(cfg, set, n.buf, opts...)
 	require.NoError(t, err)
@@ -303,18 +454,34 @@ func (n *node) start(c *cluster) {
 
 // counter sums an Int64 counter, optionally restricted to one attribute.
 func (n *node) counter(t testing.TB, name string, attrs ...attribute.KeyValue) int64 {
+	return n.instrument(t, metricPrefix+name, attrs...)
+}
+
+// replica sums a replication counter (or reads its gauge).
+func (n *node) replica(t testing.TB, name string, attrs ...attribute.KeyValue) int64 {
+	return n.instrument(t, replicaPrefix+name, attrs...)
+}
+
+func (n *node) instrument(t testing.TB, full string, attrs ...attribute.KeyValue) int64 {
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, n.reader.Collect(context.Background(), &rm))
 	want := attribute.NewSet(attrs...)
 	var total int64
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != metricPrefix+name {
+			if m.Name != full {
 				continue
 			}
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			require.True(t, ok, name)
-			for _, dp := range sum.DataPoints {
+			var dps []metricdata.DataPoint[int64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				dps = d.DataPoints
+			case metricdata.Gauge[int64]:
+				dps = d.DataPoints
+			default:
+				t.Fatalf("%s: %T", full, m.Data)
+			}
+			for _, dp := range dps {
 				if len(attrs) == 0 || dp.Attributes.Equals(&want) {
 					total += dp.Value
 				}

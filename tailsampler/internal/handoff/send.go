@@ -53,16 +53,34 @@ func (e *Engine) peer(ep string) (*peerConn, error) {
 	return p, nil
 }
 
-// closeStalePeers closes the connections to gateways that left the set.
-// A send in flight on one of them fails and is retried under the new view.
-// Called with e.mu held.
+// closeStalePeers forgets the connections to gateways that left the set
+// and closes them once the requests in flight on them had the time to
+// finish (client::timeout): a gateway that left is usually still alive
+// (a pod in its preStop sleep), and a request cut off after the peer took
+// its data but before the answer would be sent again elsewhere, and the
+// data decided twice. Called with e.mu held.
 func (e *Engine) closeStalePeers(v *view) {
+	var stale []*peerConn
 	for ep, p := range e.peers {
 		if !v.member(ep) {
-			_ = p.conn.Close()
+			stale = append(stale, p)
 			delete(e.peers, ep)
 		}
 	}
+	if len(stale) == 0 {
+		return
+	}
+	e.wg.Go(func() {
+		t := time.NewTimer(e.cfg.Client.Timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-e.stopping:
+		}
+		for _, p := range stale {
+			_ = p.conn.Close()
+		}
+	})
 }
 
 // outcome of sending one owner's part.
@@ -114,6 +132,7 @@ func (e *Engine) dispatch(ctx context.Context, td ptrace.Traces, k kind, deadlin
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-e.viewChanged():
 		case <-e.stopping:
 		case <-ctx.Done():
 		}
@@ -210,7 +229,7 @@ func (e *Engine) importLocal(ctx context.Context, td ptrace.Traces, reason strin
 	for _, g := range d.groups {
 		t := tally(g.td)
 		traces += t.traces
-		if err := e.buf.ImportTrace(context.WithoutCancel(ctx), g.td, g.firstSeen); err != nil {
+		if err := e.importGroup(context.WithoutCancel(ctx), g.td, g.firstSeen); err != nil {
 			add(e.m.spansDropped, t.spans)
 			e.logImport.Warn("handoff: buffer refused spans, they are lost", zap.Int("spans", t.spans), zap.Error(err))
 		}

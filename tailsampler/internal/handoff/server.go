@@ -59,7 +59,7 @@ func (h *handler) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptr
 		if t.spans == 0 {
 			continue
 		}
-		if err := e.buf.ImportTrace(ctx, td, g.firstSeen); err != nil {
+		if err := e.importGroup(ctx, td, g.firstSeen); err != nil {
 			if !done {
 				return resp, status.Error(codes.Unavailable, fmt.Sprintf("handoff: buffer refused the data: %v", err))
 			}
