@@ -47,6 +47,6 @@ bench:
 telemetry-docs:
 	./.ci/telemetry-docs
 
-# The seed's story on one machine (see examples/README.md).
+# The reference architecture's story on one machine (see examples/README.md).
 demo:
 	cd examples && $(GO) run ./demo

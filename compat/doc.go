@@ -8,4 +8,9 @@
 // (span metrics) and instrument by instrument (the tail sampler's own
 // metrics); every difference must be one the README's compatibility
 // tables list, named here with the trace property that causes it.
+//
+// It also runs upstream's load-balancing exporter (v0.159.0) over real
+// OTLP/gRPC endpoints on loopback and checks that internal/upstreamring,
+// which the hash ring's benchmarks and the migration test use in its place,
+// sends every trace to the endpoint upstream's exporter sends it to.
 package compat

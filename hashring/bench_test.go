@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tailgate-otel/tailgate/internal/cputime"
+	"github.com/tailgate-otel/tailgate/internal/upstreamring"
 )
 
 // Run: go test -run '^$' -bench . -benchmem ./hashring/
@@ -29,7 +30,7 @@ type impl struct {
 
 var impls = []impl{
 	{"", func(eps []string) router { return New(eps) }},
-	{"_upstream", func(eps []string) router { return newUpstreamRing(eps) }},
+	{"_upstream", func(eps []string) router { return upstreamring.New(eps) }},
 }
 
 func BenchmarkGet(b *testing.B) {

@@ -88,7 +88,7 @@ func preference(rank uint32, key uint64, e int) uint64 {
 // key that the permutation does not use.
 func tieBits(key uint64) uint64 { return key >> 44 << 32 }
 
-// nodeSeed is the seed of virtual node i >= 1 of a weighted endpoint.
+// nodeSeed is the hash seed of virtual node i >= 1 of a weighted endpoint.
 func nodeSeed(seed uint64, i int) uint64 {
 	return mix64(seed ^ uint64(i)*0xd6e8feb86659fd93)
 }

@@ -47,7 +47,7 @@ func New(endpoints []string, opts ...Option) *Ring {
 	return r
 }
 
-// nodeSeeds returns the seed of every virtual node and fills nodeOwner
+// nodeSeeds returns the hash seed of every virtual node and fills nodeOwner
 // when some weight is not 1. The first node of an endpoint has the
 // endpoint's own seed, so weight 1 means exactly "no weight".
 func (r *Ring) nodeSeeds(o *options) []uint64 {

@@ -31,8 +31,8 @@ func loadSection(t *testing.T, file, key string) *Config {
 
 // The seed article's agent config, verbatim: `loadbalancing:` with an
 // integer DNS port, which upstream refuses.
-func TestSeedAgentConfigLoadsAndValidates(t *testing.T) {
-	cfg := loadSection(t, "seed-agent.yaml", "exporters::loadbalancing")
+func TestReferenceAgentConfigLoadsAndValidates(t *testing.T) {
+	cfg := loadSection(t, "reference-agent.yaml", "exporters::loadbalancing")
 	require.NoError(t, validateAll(cfg))
 	assert.Equal(t, RoutingTraceID, cfg.RoutingKey)
 	assert.True(t, cfg.Protocol.OTLP.ClientConfig.TLS.Insecure)

@@ -80,7 +80,7 @@ func gatewayFactories(t *testing.T, recv chan consumer.Traces, prom *consumertes
 	return f
 }
 
-func TestSeedGatewayConfigLoads(t *testing.T) {
+func TestReferenceGatewayConfigLoads(t *testing.T) {
 	f := gatewayFactories(t, make(chan consumer.Traces, 1), new(consumertest.MetricsSink))
 	cfg, err := otelcoltest.LoadConfigAndValidate("testdata/gateway.yaml", f)
 	require.NoError(t, err)
@@ -89,10 +89,10 @@ func TestSeedGatewayConfigLoads(t *testing.T) {
 	assert.Len(t, c.Histogram.Explicit.Buckets, 5)
 }
 
-// TestSeedGatewayRuns runs the seed's three pipelines in a real collector:
+// TestReferenceGatewayRuns runs the reference gateway's three pipelines in a real collector:
 // spans enter the shared receiver, the metrics pipeline receives RED
 // metrics from the connector, flushed at shutdown.
-func TestSeedGatewayRuns(t *testing.T) {
+func TestReferenceGatewayRuns(t *testing.T) {
 	recv := make(chan consumer.Traces, 1)
 	prom := new(consumertest.MetricsSink)
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{

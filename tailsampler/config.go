@@ -55,9 +55,9 @@ type Config struct {
 	BlockOnOverflow bool `mapstructure:"block_on_overflow"`
 	// DecisionCache sizes the caches of past decisions.
 	DecisionCache DecisionCacheConfig `mapstructure:"decision_cache"`
-	// SampledCacheSize and NonSampledCacheSize are the spelling the
-	// seed's gateway config uses (directly under tail_sampling); they mean
-	// the same as the decision_cache keys. Setting both spellings to
+	// SampledCacheSize and NonSampledCacheSize are the flat spelling of
+	// the decision_cache keys, directly under tail_sampling, that published
+	// gateway configurations use; they mean the same. Setting both spellings to
 	// different values is an error. In code, set DecisionCache instead.
 	SampledCacheSize    *uint64 `mapstructure:"sampled_cache_size"`
 	NonSampledCacheSize *uint64 `mapstructure:"non_sampled_cache_size"`
@@ -123,8 +123,8 @@ func createDefaultConfig(o *options) *Config {
 	}
 }
 
-// Unmarshal decodes the configuration and folds the seed's flat cache keys
-// into decision_cache when only the flat spelling is present.
+// Unmarshal decodes the configuration and folds the flat cache keys into
+// decision_cache when only the flat spelling is present.
 func (c *Config) Unmarshal(conf *confmap.Conf) error {
 	if err := conf.Unmarshal(c); err != nil {
 		return err

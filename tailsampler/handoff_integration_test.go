@@ -170,17 +170,7 @@ func (f *fleet) send(view []string, td ptrace.Traces) {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, sp := range ss.Spans().All() {
 				id := sp.TraceID()
-				ep := r.Get(id[:])
-				part, ok := parts[ep]
-				if !ok {
-					part = ptrace.NewTraces()
-					parts[ep] = part
-				}
-				drs := part.ResourceSpans().AppendEmpty()
-				rs.Resource().CopyTo(drs.Resource())
-				dss := drs.ScopeSpans().AppendEmpty()
-				ss.Scope().CopyTo(dss.Scope())
-				sp.CopyTo(dss.Spans().AppendEmpty())
+				appendSpan(parts, r.Get(id[:]), rs, ss, sp)
 			}
 		}
 	}

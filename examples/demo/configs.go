@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The demo's gateway: the article's gateway-config.yaml with timings scaled
+// The demo's gateway: the reference gateway-config.yaml with timings scaled
 // down so that a phase takes seconds: decision_wait from -decision-wait, a
 // 200 ms batch, span metrics in delta temporality flushed every second and
 // exported to the backend next to the sampled traces. With Handoff, the
@@ -85,7 +85,7 @@ service:
 
 // The demo's agent. RoundRobin is phase 1: what a plain Service in front of
 // the gateways gives, one batch to each gateway in turn (gRPC's round_robin
-// balancer over the same DNS name). Otherwise the article's agent: the
+// balancer over the same DNS name). Otherwise the reference agent: the
 // load_balancing exporter routing by trace ID over the gateways found in
 // DNS, with failover in phase 4 (a killed gateway's spans go to the next
 // ring choice, which, with replication, holds their traces).

@@ -1,4 +1,4 @@
-// Command demo runs the article's story on one machine in about a minute
+// Command demo runs the reference architecture's story on one machine in about a minute
 // and a half, with no setup: a backend, gateways and two agents wired over
 // real OTLP/gRPC on 127.0.0.x (collectors built with otelcol from the same
 // factories as the examples' distribution: in this process, or, when a

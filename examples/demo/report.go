@@ -62,5 +62,5 @@ func summary(w io.Writer, results []result) {
 			fmt.Fprintln(w, "   costs without handoff (the upstream collector's behaviour).")
 		}
 	}
-	fmt.Fprintln(w, "\nSpan metrics are computed before sampling, so they count every span in every phase (the article's traces/metrics pipeline).")
+	fmt.Fprintln(w, "\nSpan metrics are computed before sampling, so they count every span in every phase (the reference traces/metrics pipeline).")
 }

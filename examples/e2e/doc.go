@@ -1,6 +1,6 @@
-// Package e2e runs the article's deployment on one machine and checks its
+// Package e2e runs the reference deployment on one machine and checks its
 // promises end to end: the examples' collector distribution is built, three
-// gateways and two agents run as separate processes with the seed configs'
+// gateways and two agents run as separate processes with the reference configs'
 // loopback variants (gateways on 127.0.x.2-4:4317, agents on 127.0.x.5-6),
 // traces are sent with every trace's spans spread over both agents, and a
 // backend sink checks that every error trace and every slow trace arrived
@@ -11,7 +11,7 @@
 // loopback.
 //
 // The test builds the binary without -race (to keep it fast) and takes about
-// 1.5 minutes, most of it the article's decision_wait (30 s) and span
+// 1.5 minutes, most of it the configs' decision_wait (30 s) and span
 // metrics flush interval (60 s), which the loopback variants keep. It is
 // skipped with -short.
 //

@@ -1,6 +1,6 @@
-// Command inprocess runs the article's gateway tier inside a Go program, with
+// Command inprocess runs the reference gateway tier inside a Go program, with
 // no YAML: OTLP/gRPC in, span metrics on every span, tail sampling with the
-// article's policies, OTLP/gRPC out. See package gateway for the wiring.
+// reference policies, OTLP/gRPC out. See package gateway for the wiring.
 //
 //	cd examples && go run ./inprocess -listen 127.0.0.1:4317 -backend 127.0.0.1:14317
 //

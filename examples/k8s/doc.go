@@ -1,4 +1,4 @@
-// Package k8s holds the Kubernetes manifests of the article's deployment
+// Package k8s holds the Kubernetes manifests of the reference deployment
 // (namespace, headless Service, gateway Deployment and PodDisruptionBudget,
 // agent DaemonSet and Service, ConfigMaps, RBAC for the k8s resolver), the
 // examples in optional/ applied only by hand (a HorizontalPodAutoscaler for

@@ -1,10 +1,10 @@
-// Package gateway embeds the article's gateway tier in a Go program, with no
+// Package gateway embeds the reference gateway tier in a Go program, with no
 // YAML: an OTLP/gRPC receiver, tailgate's span_metrics connector counting
 // every span before sampling, tailgate's tail_sampling processor with the
-// article's three policies (errors, slow traces, a probabilistic share), and
+// reference configuration's three policies (errors, slow traces, a probabilistic share), and
 // an OTLP/gRPC exporter to a backend. Each part is built in code from its
-// factory, exactly as a collector would build it from the article's
-// gateway-config.yaml.
+// factory, exactly as a collector would build it from
+// examples/configs/gateway-config.yaml.
 //
 // Data flow: receiver → (span_metrics → metrics exporter or the caller's
 // consumer.Metrics) and (tail_sampling → traces exporter). Every span reaches

@@ -66,7 +66,7 @@ func New(opts ...Option) (*Gateway, error) {
 	ctx := context.Background()
 	g := &Gateway{listen: s.listen}
 
-	// Exporters: the article's otlp/backend.
+	// Exporters: the reference otlp/backend.
 	expF := otlpexporter.NewFactory()
 	expCfg := expF.CreateDefaultConfig().(*otlpexporter.Config)
 	expCfg.ClientConfig.Endpoint = s.backend
@@ -86,7 +86,7 @@ func New(opts ...Option) (*Gateway, error) {
 		metricsNext = g.metricExp
 	}
 
-	// tail_sampling: the article's policies, decided after decision_wait.
+	// tail_sampling: the reference policies, decided after decision_wait.
 	tsF := tailsampler.NewFactory(
 		tailsampler.WithHandoffResolver(s.handoffGateways),
 		tailsampler.WithHandoffPeerAddress(s.handoffPeer),
@@ -116,7 +116,7 @@ func New(opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: tail_sampling: %w", err)
 	}
 
-	// span_metrics: the article's dimensions and buckets, delta temporality
+	// span_metrics: the reference dimensions and buckets, delta temporality
 	// so that a consumer can add up what each flush reports.
 	smF := spanmetrics.NewFactory()
 	smCfg := smF.CreateDefaultConfig().(*spanmetrics.Config)
@@ -134,7 +134,7 @@ func New(opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: span_metrics: %w", err)
 	}
 
-	// The receiver feeds both branches, as the article's traces/metrics and
+	// The receiver feeds both branches, as the reference traces/metrics and
 	// traces/sampling pipelines share one otlp receiver.
 	rcvF := otlpreceiver.NewFactory()
 	rcvCfg := rcvF.CreateDefaultConfig().(*otlpreceiver.Config)

@@ -59,7 +59,7 @@ func WithBackend(hostport string, insecure bool) Option {
 }
 
 // WithDecisionWait sets how long a trace is buffered before it is decided
-// (tail_sampling's decision_wait, default 30s as in the article).
+// (tail_sampling's decision_wait, default 30s as in the reference configuration).
 func WithDecisionWait(d time.Duration) Option {
 	return optionFunc(func(s *settings) { s.decisionWait = d })
 }

@@ -1,4 +1,4 @@
-// Package workload plays the article's traffic against a set of agents and
+// Package workload plays the demo's traffic against a set of agents and
 // scores what reached the backend.
 //
 // Play sends a tracegen workload in the Interleaved layout: every trace's
