@@ -71,7 +71,9 @@ func NewFactory(opts ...Option) exporter.Factory {
 	}
 	f := o.resolver
 	return newFactoryWith(
-		func(_ resolver.Config, set resolver.Settings, l resolver.Listener) (resolver.Resolver, error) { return f(set, l) },
+		func(_ resolver.Config, set resolver.Settings, l resolver.Listener) (resolver.Resolver, error) {
+			return f(set, l)
+		},
 		func() component.Config {
 			c := createDefaultConfig().(*Config)
 			c.Resolver = resolver.FromCode()
