@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +23,7 @@ import (
 	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
 	"github.com/tailgate-otel/tailgate/hashring"
 	"github.com/tailgate-otel/tailgate/internal/cputime"
+	"github.com/tailgate-otel/tailgate/internal/freeport"
 	"github.com/tailgate-otel/tailgate/internal/testcert"
 	"github.com/tailgate-otel/tailgate/internal/tracegen"
 	"github.com/tailgate-otel/tailgate/tailsampler"
@@ -93,7 +91,7 @@ func benchGatewayPair(b *testing.B, replicate bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	port, err := freePort("127.0.0.1", "127.0.0.2")
+	port, err := freeport.Common("127.0.0.1", "127.0.0.2")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,31 +176,6 @@ func benchGatewayPair(b *testing.B, replicate bool) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu)/float64(spans), "cpu-ns/span")
 	}
-}
-
-// freePort is a port free on every host.
-func freePort(hosts ...string) (int, error) {
-	for range 20 {
-		l, err := net.Listen("tcp", hosts[0]+":0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		for _, h := range hosts[1:] {
-			l2, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			_ = l2.Close()
-		}
-		_ = l.Close()
-		if ok {
-			return port, nil
-		}
-	}
-	return 0, errors.New("no port is free on every host")
 }
 
 func benchGateway(b *testing.B, handoffOn bool) {

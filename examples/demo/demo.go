@@ -16,6 +16,7 @@ import (
 	"github.com/tailgate-otel/tailgate/examples/internal/dnsserver"
 	"github.com/tailgate-otel/tailgate/examples/internal/wire"
 	"github.com/tailgate-otel/tailgate/examples/internal/workload"
+	"github.com/tailgate-otel/tailgate/internal/freeport"
 )
 
 // hostname is the demo's headless-Service name: its A records are the
@@ -96,32 +97,6 @@ type demo struct {
 func gatewayHost(i int) string { return "127.0.0." + strconv.Itoa(10+i) }
 func agentHost(i int) string   { return "127.0.0." + strconv.Itoa(200+i) }
 
-// commonPort finds a port free on every host, so that one DNS name with one
-// A record per host and a single port reaches them all, as in Kubernetes.
-func commonPort(hosts []string) (int, error) {
-	for attempt := 0; attempt < 20; attempt++ {
-		l, err := net.Listen("tcp", hosts[0]+":0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		for _, h := range hosts[1:] {
-			l2, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			_ = l2.Close()
-		}
-		_ = l.Close()
-		if ok {
-			return port, nil
-		}
-	}
-	return 0, errors.New("no port is free on every loopback address")
-}
-
 func newDemo(s settings, out io.Writer) (*demo, error) {
 	d := &demo{s: s, out: out}
 	var err error
@@ -143,21 +118,21 @@ func newDemo(s settings, out io.Writer) (*demo, error) {
 	for i := 1; i <= agents; i++ {
 		ags = append(ags, agentHost(i))
 	}
-	if d.gwPort, err = commonPort(gws); err != nil {
+	if d.gwPort, err = freeport.Common(gws...); err != nil {
 		d.close()
 		return nil, err
 	}
-	if d.handoffPort, err = commonPort(gws); err != nil {
+	if d.handoffPort, err = freeport.Common(gws...); err != nil {
 		d.close()
 		return nil, err
 	}
 	if d.handoffPort == d.gwPort {
-		if d.handoffPort, err = commonPort(gws); err != nil || d.handoffPort == d.gwPort {
+		if d.handoffPort, err = freeport.Common(gws...); err != nil || d.handoffPort == d.gwPort {
 			d.close()
 			return nil, errors.Join(err, errors.New("no second port is free on every gateway address"))
 		}
 	}
-	if d.agentPort, err = commonPort(ags); err != nil {
+	if d.agentPort, err = freeport.Common(ags...); err != nil {
 		d.close()
 		return nil, err
 	}

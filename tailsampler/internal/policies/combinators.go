@@ -73,7 +73,13 @@ func (c *combinators) and(set policy.Settings, conf *confmap.Conf) (policy.Polic
 // Evaluate samples when every sub-policy samples; it stops at the first
 // one that does not.
 func (p *andPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
-	for _, s := range p.subs {
+	return allMatch(ctx, p.subs, t, policy.Sampled)
+}
+
+// allMatch returns then when every sub-policy samples t, NotSampled at the
+// first one that does not, and the first error.
+func allMatch(ctx context.Context, subs []policy.Policy, t policy.Trace, then policy.Decision) (policy.Decision, error) {
+	for _, s := range subs {
 		d, err := s.Evaluate(ctx, t)
 		if err != nil {
 			return policy.Unspecified, err
@@ -82,7 +88,7 @@ func (p *andPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decisi
 			return policy.NotSampled, nil
 		}
 	}
-	return policy.Sampled, nil
+	return then, nil
 }
 
 // Stateful: an and is as stateful as its sub-policies.
@@ -118,16 +124,7 @@ func (c *combinators) drop(set policy.Settings, conf *confmap.Conf) (policy.Poli
 // otherwise, as upstream. At the top level a drop policy is a veto, never
 // a vote: its NotSampled is counted in its metrics and nowhere else.
 func (p *dropPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
-	for _, s := range p.subs {
-		d, err := s.Evaluate(ctx, t)
-		if err != nil {
-			return policy.Unspecified, err
-		}
-		if !matches(d) {
-			return policy.NotSampled, nil
-		}
-	}
-	return policy.Dropped, nil
+	return allMatch(ctx, p.subs, t, policy.Dropped)
 }
 
 // Stateful: a drop is as stateful as its sub-policies.
