@@ -226,10 +226,15 @@ func scrape(ctx context.Context, url, prefix string) (map[string]float64, error)
 	return out, sc.Err()
 }
 
-func sum(m map[string]float64, namePrefix string) float64 {
+func sum(m map[string]float64, namePrefix string) float64 { return sumWith(m, namePrefix, "") }
+
+// sumWith is sum over the samples whose labels include label (`k="v"`);
+// a counter's _total suffix, if the exporter adds one, is part of its name.
+func sumWith(m map[string]float64, namePrefix, label string) float64 {
 	var total float64
 	for k, v := range m {
-		if strings.HasPrefix(k, namePrefix+"{") || k == namePrefix {
+		name, _, _ := strings.Cut(k, "{")
+		if (name == namePrefix || name == namePrefix+"_total") && strings.Contains(k, label) {
 			total += v
 		}
 	}

@@ -80,11 +80,7 @@ func (d *deployment) recordBuffered(ctx context.Context, endpoint string) {
 			d.event("scraping agent %d: %v", i+1, err)
 			continue
 		}
-		for k, v := range m {
-			if strings.Contains(k, `endpoint="`+endpoint+`"`) {
-				total += v
-			}
-		}
+		total += sumWith(m, "otelcol_loadbalancer_queue_size", `endpoint="`+endpoint+`"`)
 	}
 	d.mu.Lock()
 	d.buffered = max(d.buffered, total)

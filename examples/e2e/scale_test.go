@@ -157,9 +157,8 @@ var lossCounters = []string{
 	"otelcol_exporter_send_failed_spans",
 }
 
-// TestScaleEvents runs the scale-event scenarios concurrently (as
-// goroutines: -parallel would cap them at GOMAXPROCS) and then checks each
-// in its own subtest.
+// TestScaleEvents runs the scale-event scenarios (runScenarios) and then
+// checks each in its own subtest.
 func TestScaleEvents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scale scenarios take about a minute")
@@ -454,11 +453,7 @@ func (d *deployment) scrapeGateway(ctx context.Context, i int) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for k, v := range m {
-		if strings.HasPrefix(k, "otelcol_processor_tail_sampling_handoff_refused") && strings.Contains(k, `reason="tls_handshake"`) {
-			d.refusedTLS += v
-		}
-	}
+	d.refusedTLS += sumWith(m, "otelcol_processor_tail_sampling_handoff_refused", `reason="tls_handshake"`)
 	addFamilies(d.metrics, only(m, "otelcol_processor_tail_sampling_handoff_", "otelcol_processor_tail_sampling_replica_"))
 	addFamilies(d.losses, only(m, lossCounters...))
 }
