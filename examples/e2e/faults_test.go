@@ -206,8 +206,8 @@ func faultTable(rs []outcome) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s (%d of %d) | %d | %v | %d (%s) | %d | %d (%d) | %s | %.0f · %.0f |\n",
 			r.sc.event, agents, pct(s.Errors.Complete, s.Errors.Sent), s.Errors.Complete, s.Errors.Sent,
-			r.sent.Failed, r.sent.Slowest.Round(time.Millisecond), s.Split(), pct(s.Split(), s.Traces),
-			r.sent.Calls, s.Traces, s.Errors.Sent, buffered,
+			r.sent.Failed, r.sent.Slowest().Round(time.Millisecond), s.Split(), pct(s.Split(), s.Traces),
+			r.sent.Calls(), s.Traces, s.Errors.Sent, buffered,
 			r.handoff["otelcol_processor_tail_sampling_handoff_spans_forwarded"], r.handoff["otelcol_processor_tail_sampling_handoff_failures"])
 	}
 	return b.String()

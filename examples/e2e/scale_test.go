@@ -331,7 +331,7 @@ func scaleTable(rs []outcome) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d (%s) | %d | %d | %d (%s) | %d (%s) | %v | %s | %s | %v |\n",
 			r.sc.event, onOff(r.sc.handoff), onOff(r.sc.replicate), s.Traces, s.Errors.Sent, s.Errors.Complete, pct(s.Errors.Complete, s.Errors.Sent),
 			s.Errors.Partial, s.Errors.Missing, s.Split(), pct(s.Split(), s.Traces), r.duplicates, pct(r.duplicates, r.spans),
-			r.sent.Slowest.Round(time.Millisecond), ho, rep, r.took.Round(time.Second))
+			r.sent.Slowest().Round(time.Millisecond), ho, rep, r.took.Round(time.Second))
 	}
 	return b.String()
 }

@@ -88,11 +88,20 @@ type Sent struct {
 	// Failed is the number of spans in export calls that failed (only with
 	// KeepGoing; otherwise Play returns the first failure).
 	Failed int
-	// Calls is the number of export calls, Slowest the longest one took.
-	Calls   int
-	Slowest time.Duration
 	// Log is every export call, in the order made.
 	Log []Call
+}
+
+// Calls is the number of export calls.
+func (s Sent) Calls() int { return len(s.Log) }
+
+// Slowest is the longest export call.
+func (s Sent) Slowest() time.Duration {
+	var d time.Duration
+	for _, c := range s.Log {
+		d = max(d, c.Took)
+	}
+	return d
 }
 
 // Call is one export call as the application saw it.
@@ -161,8 +170,6 @@ func Play(ctx context.Context, snd *wire.Sender, p Plan, agents []string, progre
 		err := snd.Send(cctx, ev.agent, ev.td)
 		took := time.Since(began)
 		cancel()
-		out.Calls++
-		out.Slowest = max(out.Slowest, took)
 		out.Log = append(out.Log, Call{At: began, Took: took, Spans: n, Err: err})
 		switch {
 		case err == nil:

@@ -157,8 +157,8 @@ func TestPlayKeepGoingCountsFailedExports(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 20, sent.Spans, "span 0 of every trace, to the sink")
 	assert.Equal(t, 20, sent.Failed, "span 1 of every trace, to nobody")
-	assert.Equal(t, 4, sent.Calls)
-	assert.Positive(t, sent.Slowest)
+	assert.Equal(t, 4, sent.Calls())
+	assert.Positive(t, sent.Slowest())
 	require.Len(t, sent.Log, 4)
 	failed := 0
 	for _, c := range sent.Log {
@@ -167,7 +167,7 @@ func TestPlayKeepGoingCountsFailedExports(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 20, failed)
-	assert.Equal(t, sent.Slowest, sent.SlowestBetween(sent.Log[0].At, sent.Last.Add(time.Second)))
+	assert.Equal(t, sent.Slowest(), sent.SlowestBetween(sent.Log[0].At, sent.Last.Add(time.Second)))
 	assert.Zero(t, sent.SlowestBetween(sent.Last.Add(time.Second), sent.Last.Add(2*time.Second)))
 	distinct, _ := sink.Spans()
 	assert.Equal(t, 20, distinct)
