@@ -52,30 +52,34 @@ func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Pol
 	p := &ottlPolicy{}
 	if len(cfg.SpanConditions) > 0 {
 		parser, err := ottlspan.NewParser(ottlfuncs.StandardConverters[*ottlspan.TransformContext](), set.Telemetry)
-		if err != nil {
-			errs = append(errs, keyError("span", "%v", err))
-		} else if conds, err := parser.ParseConditions(cfg.SpanConditions); err != nil {
-			errs = append(errs, keyError("span", "%v", err))
-		} else {
-			seq := ottlspan.NewConditionSequence(conds, set.Telemetry, ottlspan.WithConditionSequenceErrorMode(mode))
-			p.spans = &seq
+		if p.spans, err = conditionSequence("span", parser, err, cfg.SpanConditions, set, mode); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(cfg.SpanEventConditions) > 0 {
 		parser, err := ottlspanevent.NewParser(ottlfuncs.StandardConverters[*ottlspanevent.TransformContext](), set.Telemetry)
-		if err != nil {
-			errs = append(errs, keyError("spanevent", "%v", err))
-		} else if conds, err := parser.ParseConditions(cfg.SpanEventConditions); err != nil {
-			errs = append(errs, keyError("spanevent", "%v", err))
-		} else {
-			seq := ottlspanevent.NewConditionSequence(conds, set.Telemetry, ottlspanevent.WithConditionSequenceErrorMode(mode))
-			p.events = &seq
+		if p.events, err = conditionSequence("spanevent", parser, err, cfg.SpanEventConditions, set, mode); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := joinErrs(errs); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// conditionSequence parses the conditions under key with parser (parserErr
+// is the error of building it) into a sequence with the given error mode.
+func conditionSequence[K any](key string, parser ottl.Parser[K], parserErr error, conds []string, set policy.Settings, mode ottl.ErrorMode) (*ottl.ConditionSequence[K], error) {
+	if parserErr != nil {
+		return nil, keyError(key, "%v", parserErr)
+	}
+	parsed, err := parser.ParseConditions(conds)
+	if err != nil {
+		return nil, keyError(key, "%v", err)
+	}
+	seq := ottl.NewConditionSequence(parsed, set.Telemetry, ottl.WithConditionSequenceErrorMode[K](mode))
+	return &seq, nil
 }
 
 // Bounds of ottl_condition, checked before parsing.
