@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -47,7 +48,7 @@ func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Pol
 	spanErrs, eventErrs := checkOTTLConditions("span", cfg.SpanConditions), checkOTTLConditions("spanevent", cfg.SpanEventConditions)
 	errs = append(append(errs, spanErrs...), eventErrs...)
 	if len(spanErrs)+len(eventErrs) > 0 {
-		return nil, joinErrs(errs)
+		return nil, errors.Join(errs...)
 	}
 	p := &ottlPolicy{}
 	if len(cfg.SpanConditions) > 0 {
@@ -62,7 +63,7 @@ func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Pol
 			errs = append(errs, err)
 		}
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"go.opentelemetry.io/collector/confmap"
@@ -36,7 +37,7 @@ func newTraceStatePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, 
 			p.values[v] = struct{}{}
 		}
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
