@@ -128,16 +128,20 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 			return nil, err
 		}
 		pol := attribute.String("policy", metricLabel(opts.ComponentName, c.Name))
+		verdict := func(d policy.Decision) []metric.AddOption {
+			return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(d), pol)...))}
+		}
+		polOnly := metric.WithAttributeSet(attribute.NewSet(pol))
 		e := &entry{
 			name:       c.Name,
 			slot:       i,
 			p:          p,
-			optSampled: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.Sampled), pol)...))},
-			optNot:     []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.NotSampled), pol)...))},
-			optDropped: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.Dropped), pol)...))},
-			optPolicy:  []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(pol))},
-			optObserve: []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pol))},
-			optLatency: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(pol))},
+			optSampled: verdict(policy.Sampled),
+			optNot:     verdict(policy.NotSampled),
+			optDropped: verdict(policy.Dropped),
+			optPolicy:  []metric.AddOption{polOnly},
+			optObserve: []metric.ObserveOption{polOnly},
+			optLatency: []metric.RecordOption{polOnly},
 			threshold:  thresholdOf(p),
 			stateful:   isStateful(p),
 		}
