@@ -148,11 +148,7 @@ func newProbabilisticPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Polic
 	if salt == "" {
 		salt = defaultHashSalt
 	}
-	h := uint64(fnvOffset64)
-	for i := 0; i < len(salt); i++ {
-		h ^= uint64(salt[i])
-		h *= fnvPrime64
-	}
+	h := fnv1a(fnvOffset64, salt)
 	ratio := cfg.SamplingPercentage / 100
 	return &probabilisticPolicy{saltState: h, threshold: probabilityThreshold(ratio), otelThreshold: otelThreshold(ratio)}, nil
 }
@@ -189,12 +185,16 @@ func probabilityThreshold(ratio float64) uint64 {
 
 func (p *probabilisticPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	id := t.ID()
-	h := p.saltState
-	for _, b := range id {
-		h ^= uint64(b)
+	return boolDecision(fnv1a(p.saltState, id[:]) <= p.threshold), nil
+}
+
+// fnv1a continues the FNV-1a hash state h over s.
+func fnv1a[S ~string | ~[]byte](h uint64, s S) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
 		h *= fnvPrime64
 	}
-	return boolDecision(h <= p.threshold), nil
+	return h
 }
 
 // trace_flags
