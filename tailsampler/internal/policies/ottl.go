@@ -159,12 +159,7 @@ func (s *ottlScan) visit(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptr
 		tc := ottlspan.NewTransformContext(rs, ss, span)
 		ok, err := s.p.spans.Eval(s.ctx, tc)
 		tc.Close()
-		if err != nil {
-			s.err = err
-			return false
-		}
-		if ok {
-			s.matched = true
+		if s.settled(ok, err) {
 			return false
 		}
 	}
@@ -174,17 +169,23 @@ func (s *ottlScan) visit(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptr
 			tc := ottlspanevent.NewTransformContext(rs, ss, span, events.At(i))
 			ok, err := s.p.events.Eval(s.ctx, tc)
 			tc.Close()
-			if err != nil {
-				s.err = err
-				return false
-			}
-			if ok {
-				s.matched = true
+			if s.settled(ok, err) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// settled records one condition sequence's result and reports whether it
+// ends the scan: a match, or an error (propagated).
+func (s *ottlScan) settled(ok bool, err error) bool {
+	if err != nil {
+		s.err = err
+		return true
+	}
+	s.matched = ok
+	return ok
 }
 
 func (p *ottlPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {
