@@ -368,7 +368,7 @@ func (c *spanConnector) appendDimValue(sc *scratch, b []byte, name string, v pco
 			} else {
 				sc.truncated++
 			}
-			return valuekey.AppendString(b, base64.StdEncoding.EncodeToString(v.Bytes().AsRaw()[:n]))
+			return appendBase64(b, v.Bytes(), n)
 		}
 	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
 		start := len(b)
@@ -668,9 +668,29 @@ func appendValueText(dst []byte, v pcommon.Value) []byte {
 			break
 		}
 		return valuekey.AppendString(dst, v.AsString())
+	case pcommon.ValueTypeBytes:
+		return appendBase64(dst, v.Bytes(), v.Bytes().Len())
 	default:
 		return valuekey.AppendString(dst, v.AsString())
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(text)))
 	return append(dst, text...)
+}
+
+// appendBase64 appends the first n bytes of bs as valuekey.AppendString
+// would append their base64 (the string form of a bytes value), without
+// allocating: ByteSlice.AsRaw copies and AsString builds a string.
+func appendBase64(dst []byte, bs pcommon.ByteSlice, n int) []byte {
+	dst = binary.AppendUvarint(dst, uint64(base64.StdEncoding.EncodedLen(n)))
+	// A multiple of 3 bytes encodes without padding, so encoding chunk
+	// by chunk gives the encoding of the whole.
+	var chunk [48]byte
+	for i := 0; i < n; i += len(chunk) {
+		m := min(n-i, len(chunk))
+		for j := range m {
+			chunk[j] = bs.At(i + j)
+		}
+		dst = base64.StdEncoding.AppendEncode(dst, chunk[:m])
+	}
+	return dst
 }

@@ -218,10 +218,9 @@ func (c *spanConnector) resolveDims(in []Dimension) []dim {
 	return out
 }
 
+// matchesGlob reports whether k matches a glob dimension. Its caller has
+// already set aside keys over the value length limit (and counted them).
 func (c *spanConnector) matchesGlob(k string) bool {
-	if len(k) > c.valueLimit {
-		return false
-	}
 	for _, g := range c.globs {
 		if ok, _ := path.Match(g, k); ok {
 			return true

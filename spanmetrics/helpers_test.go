@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -33,10 +34,17 @@ type harness struct {
 
 func newHarness(t testing.TB, cfg *Config) *harness {
 	t.Helper()
-	h := &harness{sink: new(consumertest.MetricsSink), clock: &fakeClock{now: t0}}
 	set := componenttest.NewNopTelemetrySettings()
 	set.Resource = pcommon.NewResource()
 	set.Resource.Attributes().PutStr("service.instance.id", testInstance)
+	return startHarness(t, set, cfg)
+}
+
+// startHarness starts a connector with telemetry set, a fake clock at t0
+// and no flush ticker.
+func startHarness(t testing.TB, set component.TelemetrySettings, cfg *Config) *harness {
+	t.Helper()
+	h := &harness{sink: new(consumertest.MetricsSink), clock: &fakeClock{now: t0}}
 	c, err := newConnector(set, cfg, h.sink, withClock(h.clock.Now),
 		withTicker(func(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }))
 	require.NoError(t, err)

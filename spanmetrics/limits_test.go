@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -44,14 +43,7 @@ func newLimitHarness(t *testing.T, cfg *Config) (*harness, *sdkmetric.ManualRead
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	set := componenttest.NewNopTelemetrySettings()
 	set.MeterProvider = mp
-	h := &harness{sink: new(consumertest.MetricsSink), clock: &fakeClock{now: t0}}
-	c, err := newConnector(set, cfg, h.sink, withClock(h.clock.Now),
-		withTicker(func(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }))
-	require.NoError(t, err)
-	h.c = c
-	require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
-	return h, reader
+	return startHarness(t, set, cfg), reader
 }
 
 func callsByAttrs(md []point) map[string]int64 {

@@ -1,6 +1,7 @@
 package spanmetrics
 
 import (
+	"encoding/base64"
 	"math"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/tailgate-otel/tailgate/internal/valuekey"
 )
 
 // Values with the same string form feed one series, as upstream keys
@@ -124,5 +127,25 @@ func TestFollowsUpstreamGatesWhenRegistered(t *testing.T) {
 				assert.Empty(t, p.Resource)
 			}
 		}
+	}
+}
+
+// A bytes value is keyed by its base64, as AsString writes it, whole or
+// truncated, across appendBase64's chunk boundaries.
+func TestAppendBase64(t *testing.T) {
+	for _, size := range []int{0, 1, 2, 3, 47, 48, 49, 96, 100} {
+		raw := make([]byte, size)
+		for i := range raw {
+			raw[i] = byte(i*7 + 1)
+		}
+		v := pcommon.NewValueBytes()
+		v.Bytes().FromRaw(raw)
+		assert.Equal(t, valuekey.AppendString(nil, v.AsString()), appendValueText(nil, v), "size %d", size)
+		for _, n := range []int{0, size / 2, size} {
+			assert.Equal(t, valuekey.AppendString(nil, base64.StdEncoding.EncodeToString(raw[:n])), appendBase64(nil, v.Bytes(), n), "size %d, first %d", size, n)
+		}
+		buf := make([]byte, 0, 256)
+		allocs := testing.AllocsPerRun(10, func() { buf = appendBase64(buf[:0], v.Bytes(), size) })
+		assert.Zero(t, allocs, "size %d", size)
 	}
 }

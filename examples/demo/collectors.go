@@ -53,6 +53,26 @@ func factories() (otelcol.Factories, error) {
 	return f, nil
 }
 
+// collectorSettings runs a collector of the demo's factories on the YAML
+// file at config.
+func collectorSettings(description, config string) otelcol.CollectorSettings {
+	return otelcol.CollectorSettings{
+		BuildInfo: component.BuildInfo{Command: "tailgate-demo", Description: description, Version: "0.1.0"},
+		Factories: factories,
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
+			URIs:              []string{"file:" + config},
+			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
+		}},
+	}
+}
+
+// writeConfig writes a collector's YAML as <name>.yaml in dir and returns
+// its path.
+func writeConfig(dir, name, yaml string) (string, error) {
+	path := filepath.Join(dir, name+".yaml")
+	return path, os.WriteFile(path, []byte(yaml), 0o600)
+}
+
 // collector is one in-process OpenTelemetry Collector running a YAML config.
 type collector struct {
 	name string
@@ -63,20 +83,14 @@ type collector struct {
 // startCollector writes yaml to dir and runs a collector on it until stop.
 // It returns once the collector runs (or failed to start).
 func startCollector(ctx context.Context, dir, name, yaml string) (*collector, error) {
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+	path, err := writeConfig(dir, name, yaml)
+	if err != nil {
 		return nil, err
 	}
-	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
-		BuildInfo:               component.BuildInfo{Command: "tailgate-demo", Description: "tailgate demo", Version: "0.1.0"},
-		Factories:               factories,
-		DisableGracefulShutdown: true, // the demo owns signals
-		SkipSettingGRPCLogger:   true, // several collectors share the process
-		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
-			URIs:              []string{"file:" + path},
-			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
-		}},
-	})
+	set := collectorSettings("tailgate demo", path)
+	set.DisableGracefulShutdown = true // the demo owns signals
+	set.SkipSettingGRPCLogger = true   // several collectors share the process
+	col, err := otelcol.NewCollector(set)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -121,14 +135,7 @@ const childEnv = "TAILGATE_DEMO_COLLECTOR"
 // runChild runs a collector on config until SIGTERM (graceful shutdown)
 // and returns the exit status.
 func runChild(config string) int {
-	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
-		BuildInfo: component.BuildInfo{Command: "tailgate-demo", Description: "tailgate demo gateway", Version: "0.1.0"},
-		Factories: factories,
-		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
-			URIs:              []string{"file:" + config},
-			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
-		}},
-	})
+	col, err := otelcol.NewCollector(collectorSettings("tailgate demo gateway", config))
 	if err == nil {
 		err = col.Run(context.Background())
 	}
@@ -151,8 +158,8 @@ type child struct {
 // process (its log in dir), returning once it accepts connections on
 // listen.
 func startChild(ctx context.Context, dir, name, yaml, listen string) (*child, error) {
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+	path, err := writeConfig(dir, name, yaml)
+	if err != nil {
 		return nil, err
 	}
 	self, err := os.Executable()

@@ -33,13 +33,7 @@ func newStringAttributePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Pol
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
 	}
-	var errs []error
-	if cfg.Key == "" {
-		errs = append(errs, keyError("key", "must not be empty"))
-	}
-	if len(cfg.Values) == 0 {
-		errs = append(errs, keyError("values", "must list at least one value"))
-	}
+	errs := checkKeyValues(cfg.Key, cfg.Values)
 	if cfg.CacheMaxSize < 0 {
 		errs = append(errs, keyError("cache_max_size", "must not be negative, got %d", cfg.CacheMaxSize))
 	}
@@ -185,6 +179,19 @@ func (p *booleanAttributePolicy) MatchSpan(span ptrace.Span) bool {
 
 func (p *booleanAttributePolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	return matchDecision(policy.AnyMatch(t, p), p.invert), nil
+}
+
+// checkKeyValues reports what string_attribute and trace_state require
+// of their key and values blocks: a key and at least one value.
+func checkKeyValues(key string, values []string) []error {
+	var errs []error
+	if key == "" {
+		errs = append(errs, keyError("key", "must not be empty"))
+	}
+	if len(values) == 0 {
+		errs = append(errs, keyError("values", "must list at least one value"))
+	}
+	return errs
 }
 
 // matchDecision maps a scan result to a decision. invert_match flips the

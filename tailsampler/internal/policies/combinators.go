@@ -32,13 +32,13 @@ func isStateful(p policy.Policy) bool {
 	return ok && s.Stateful()
 }
 
-func (c *combinators) buildList(list string, cfgs []PolicyCfg, set policy.Settings) ([]policy.Policy, []string, error) {
+// buildList builds the sub-policies of one list, in order.
+func (c *combinators) buildList(list string, cfgs []PolicyCfg, set policy.Settings) ([]policy.Policy, error) {
 	if len(cfgs) == 0 {
-		return nil, nil, keyError(list, "must list at least one policy")
+		return nil, keyError(list, "must list at least one policy")
 	}
 	errs := checkNames(list, cfgs, false)
 	subs := make([]policy.Policy, 0, len(cfgs))
-	names := make([]string, 0, len(cfgs))
 	for i := range cfgs {
 		p, err := buildPolicy(&cfgs[i], label(list, i, cfgs[i].Name), c.reg, set)
 		if err != nil {
@@ -46,12 +46,11 @@ func (c *combinators) buildList(list string, cfgs []PolicyCfg, set policy.Settin
 			continue
 		}
 		subs = append(subs, p)
-		names = append(names, cfgs[i].Name)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return subs, names, nil
+	return subs, nil
 }
 
 // and
@@ -63,7 +62,7 @@ func (c *combinators) and(set policy.Settings, conf *confmap.Conf) (policy.Polic
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
 	}
-	subs, _, err := c.buildList("and_sub_policy", cfg.SubPolicies, set)
+	subs, err := c.buildList("and_sub_policy", cfg.SubPolicies, set)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +112,7 @@ func (c *combinators) drop(set policy.Settings, conf *confmap.Conf) (policy.Poli
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
 	}
-	subs, _, err := c.buildList("drop_sub_policy", cfg.SubPolicies, set)
+	subs, err := c.buildList("drop_sub_policy", cfg.SubPolicies, set)
 	if err != nil {
 		return nil, err
 	}

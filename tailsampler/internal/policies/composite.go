@@ -63,7 +63,7 @@ func (c *combinators) composite(set policy.Settings, conf *confmap.Conf) (policy
 			names[s.Name] = i
 		}
 	}
-	subs, _, err := c.buildList("composite_sub_policy", cfg.SubPolicies, set)
+	subs, err := c.buildList("composite_sub_policy", cfg.SubPolicies, set)
 	if err != nil {
 		errs = append(errs, err)
 	}

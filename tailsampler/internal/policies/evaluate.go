@@ -128,16 +128,20 @@ func New(cfgs []PolicyCfg, reg map[string]policy.Factory, set policy.Settings, o
 			return nil, err
 		}
 		pol := attribute.String("policy", metricLabel(opts.ComponentName, c.Name))
+		verdict := func(d policy.Decision) []metric.AddOption {
+			return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(d), pol)...))}
+		}
+		polOnly := metric.WithAttributeSet(attribute.NewSet(pol))
 		e := &entry{
 			name:       c.Name,
 			slot:       i,
 			p:          p,
-			optSampled: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.Sampled), pol)...))},
-			optNot:     []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.NotSampled), pol)...))},
-			optDropped: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append(DecisionAttributes(policy.Dropped), pol)...))},
-			optPolicy:  []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(pol))},
-			optObserve: []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(pol))},
-			optLatency: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(pol))},
+			optSampled: verdict(policy.Sampled),
+			optNot:     verdict(policy.NotSampled),
+			optDropped: verdict(policy.Dropped),
+			optPolicy:  []metric.AddOption{polOnly},
+			optObserve: []metric.ObserveOption{polOnly},
+			optLatency: []metric.RecordOption{polOnly},
 			threshold:  thresholdOf(p),
 			stateful:   isStateful(p),
 		}
@@ -247,45 +251,76 @@ func (ps *Set) Stateful() []string {
 // a P2 decision). Its zero value is ready; it is not safe for concurrent
 // use.
 type Tally struct {
-	sampled, not, dropped, errs []int64 // verdicts, by entry.slot
-	nanos                       []int64 // estimated execution time, by entry.slot
-	dirty                       bool
+	counts [numOutcomes][]int64 // evaluations by outcome, then entry.slot
+	nanos  []int64              // estimated execution time, by entry.slot
+	dirty  bool
+}
+
+// outcome is how one evaluation is counted: exactly one per evaluation.
+type outcome int
+
+const (
+	outcomeSampled outcome = iota
+	outcomeNotSampled
+	outcomeDropped
+	outcomeError
+	numOutcomes
+)
+
+// outcomeOf classifies a policy's verdict d and error err.
+func outcomeOf(d policy.Decision, err error) outcome {
+	switch {
+	case err != nil:
+		return outcomeError
+	case d.Samples():
+		return outcomeSampled
+	case d == policy.Dropped:
+		return outcomeDropped
+	}
+	return outcomeNotSampled
+}
+
+// record adds n evaluations of e with outcome k to their counter.
+func (ps *Set) record(ctx context.Context, e *entry, k outcome, n int64) {
+	switch k {
+	case outcomeSampled:
+		ps.countSampled.Add(ctx, n, e.optSampled...)
+	case outcomeNotSampled:
+		ps.countSampled.Add(ctx, n, e.optNot...)
+	case outcomeDropped:
+		ps.countSampled.Add(ctx, n, e.optDropped...)
+	case outcomeError:
+		ps.evalErrors.Add(ctx, n, e.optPolicy...)
+	}
 }
 
 // Flush adds the accumulated counts to the instruments and resets them.
-// The execution count is the sum of the verdicts and errors: every
-// evaluation has exactly one of them.
+// The execution count is the sum of the outcomes: every evaluation has
+// exactly one of them.
 func (ps *Set) Flush(ctx context.Context, t *Tally) {
 	if !t.dirty {
 		return
 	}
 	for _, group := range [2][]*entry{ps.drops, ps.others} {
 		for _, e := range group {
-			sampled, not, dropped, errs := t.sampled[e.slot], t.not[e.slot], t.dropped[e.slot], t.errs[e.slot]
-			if sampled > 0 {
-				ps.countSampled.Add(ctx, sampled, e.optSampled...)
+			var executions int64
+			for k := range numOutcomes {
+				if n := t.counts[k][e.slot]; n > 0 {
+					ps.record(ctx, e, k, n)
+					executions += n
+				}
 			}
-			if not > 0 {
-				ps.countSampled.Add(ctx, not, e.optNot...)
-			}
-			if dropped > 0 {
-				ps.countSampled.Add(ctx, dropped, e.optDropped...)
-			}
-			if errs > 0 {
-				ps.evalErrors.Add(ctx, errs, e.optPolicy...)
-			}
-			if n := sampled + not + dropped + errs; n > 0 {
-				e.executions.Add(n)
+			if executions > 0 {
+				e.executions.Add(executions)
 			}
 			if ns := t.nanos[e.slot]; ns > 0 {
 				e.spentNanos.Add(ns)
 			}
 		}
 	}
-	clear(t.sampled)
-	clear(t.not)
-	clear(t.dropped)
-	clear(t.errs)
+	for k := range t.counts {
+		clear(t.counts[k])
+	}
 	clear(t.nanos)
 	t.dirty = false
 }
@@ -293,11 +328,10 @@ func (ps *Set) Flush(ctx context.Context, t *Tally) {
 // DecideTally is Decide that counts into tally (flushed by the caller)
 // when it is not nil, and records each count at once when it is.
 func (ps *Set) DecideTally(ctx context.Context, t policy.Trace, tally *Tally) (policy.Decision, string) {
-	if tally != nil && len(tally.sampled) != ps.slots {
-		tally.sampled = make([]int64, ps.slots)
-		tally.not = make([]int64, ps.slots)
-		tally.dropped = make([]int64, ps.slots)
-		tally.errs = make([]int64, ps.slots)
+	if tally != nil && len(tally.nanos) != ps.slots {
+		for k := range tally.counts {
+			tally.counts[k] = make([]int64, ps.slots)
+		}
 		tally.nanos = make([]int64, ps.slots)
 	}
 	// Reading the clock around every policy cost ~20% of a P2 decision on
@@ -384,30 +418,13 @@ func (ps *Set) eval(ctx context.Context, e *entry, t policy.Trace, timed bool, s
 		ps.latency.Record(ctx, took.Microseconds(), e.optLatency...)
 		spent = int64(took) * timedWeight
 	}
+	k := outcomeOf(d, err)
 	if tally != nil {
 		tally.dirty = true
 		tally.nanos[e.slot] += spent
-		switch {
-		case err != nil:
-			tally.errs[e.slot]++
-		case d.Samples():
-			tally.sampled[e.slot]++
-		case d == policy.Dropped:
-			tally.dropped[e.slot]++
-		default:
-			tally.not[e.slot]++
-		}
+		tally.counts[k][e.slot]++
 	} else {
-		switch {
-		case err != nil:
-			ps.evalErrors.Add(ctx, 1, e.optPolicy...)
-		case d.Samples():
-			ps.countSampled.Add(ctx, 1, e.optSampled...)
-		case d == policy.Dropped:
-			ps.countSampled.Add(ctx, 1, e.optDropped...)
-		default:
-			ps.countSampled.Add(ctx, 1, e.optNot...)
-		}
+		ps.record(ctx, e, k, 1)
 		e.executions.Add(1)
 		if spent > 0 {
 			e.spentNanos.Add(spent)

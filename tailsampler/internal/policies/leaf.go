@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/big"
 	"time"
@@ -49,7 +50,7 @@ func newLatencyPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, err
 	if cfg.UpperThresholdMs > 0 && cfg.UpperThresholdMs <= cfg.ThresholdMs {
 		errs = append(errs, keyError("upper_threshold_ms", "must be greater than threshold_ms (%d), got %d", cfg.ThresholdMs, cfg.UpperThresholdMs))
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &latencyPolicy{lowerMs: cfg.ThresholdMs, upperMs: cfg.UpperThresholdMs}, nil
@@ -100,7 +101,7 @@ func newSpanCountPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, e
 	if cfg.MaxSpans > 0 && cfg.MaxSpans < cfg.MinSpans {
 		errs = append(errs, keyError("max_spans", "must not be less than min_spans (%d), got %d", cfg.MinSpans, cfg.MaxSpans))
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &spanCountPolicy{min: int(cfg.MinSpans), max: int(cfg.MaxSpans)}, nil
@@ -147,11 +148,7 @@ func newProbabilisticPolicy(_ policy.Settings, conf *confmap.Conf) (policy.Polic
 	if salt == "" {
 		salt = defaultHashSalt
 	}
-	h := uint64(fnvOffset64)
-	for i := 0; i < len(salt); i++ {
-		h ^= uint64(salt[i])
-		h *= fnvPrime64
-	}
+	h := fnv1a(fnvOffset64, salt)
 	ratio := cfg.SamplingPercentage / 100
 	return &probabilisticPolicy{saltState: h, threshold: probabilityThreshold(ratio), otelThreshold: otelThreshold(ratio)}, nil
 }
@@ -188,12 +185,16 @@ func probabilityThreshold(ratio float64) uint64 {
 
 func (p *probabilisticPolicy) Evaluate(_ context.Context, t policy.Trace) (policy.Decision, error) {
 	id := t.ID()
-	h := p.saltState
-	for _, b := range id {
-		h ^= uint64(b)
+	return boolDecision(fnv1a(p.saltState, id[:]) <= p.threshold), nil
+}
+
+// fnv1a continues the FNV-1a hash state h over s.
+func fnv1a[S ~string | ~[]byte](h uint64, s S) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
 		h *= fnvPrime64
 	}
-	return boolDecision(h <= p.threshold), nil
+	return h
 }
 
 // trace_flags
@@ -247,7 +248,7 @@ func newStatusCodePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, 
 			errs = append(errs, keyError("status_codes", "[%d] unknown status code %q, supported: OK, ERROR, UNSET", i, s))
 		}
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -102,7 +103,7 @@ func limitingParams(rateKey string, rate, burst int64) (int64, error) {
 	if burst < 0 {
 		errs = append(errs, keyError("burst_capacity", "must not be negative, got %d", burst))
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
 	if burst == 0 {

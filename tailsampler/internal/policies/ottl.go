@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -47,35 +48,39 @@ func newOTTLConditionPolicy(set policy.Settings, conf *confmap.Conf) (policy.Pol
 	spanErrs, eventErrs := checkOTTLConditions("span", cfg.SpanConditions), checkOTTLConditions("spanevent", cfg.SpanEventConditions)
 	errs = append(append(errs, spanErrs...), eventErrs...)
 	if len(spanErrs)+len(eventErrs) > 0 {
-		return nil, joinErrs(errs)
+		return nil, errors.Join(errs...)
 	}
 	p := &ottlPolicy{}
 	if len(cfg.SpanConditions) > 0 {
 		parser, err := ottlspan.NewParser(ottlfuncs.StandardConverters[*ottlspan.TransformContext](), set.Telemetry)
-		if err != nil {
-			errs = append(errs, keyError("span", "%v", err))
-		} else if conds, err := parser.ParseConditions(cfg.SpanConditions); err != nil {
-			errs = append(errs, keyError("span", "%v", err))
-		} else {
-			seq := ottlspan.NewConditionSequence(conds, set.Telemetry, ottlspan.WithConditionSequenceErrorMode(mode))
-			p.spans = &seq
+		if p.spans, err = conditionSequence("span", parser, err, cfg.SpanConditions, set, mode); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(cfg.SpanEventConditions) > 0 {
 		parser, err := ottlspanevent.NewParser(ottlfuncs.StandardConverters[*ottlspanevent.TransformContext](), set.Telemetry)
-		if err != nil {
-			errs = append(errs, keyError("spanevent", "%v", err))
-		} else if conds, err := parser.ParseConditions(cfg.SpanEventConditions); err != nil {
-			errs = append(errs, keyError("spanevent", "%v", err))
-		} else {
-			seq := ottlspanevent.NewConditionSequence(conds, set.Telemetry, ottlspanevent.WithConditionSequenceErrorMode(mode))
-			p.events = &seq
+		if p.events, err = conditionSequence("spanevent", parser, err, cfg.SpanEventConditions, set, mode); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// conditionSequence parses the conditions under key with parser (parserErr
+// is the error of building it) into a sequence with the given error mode.
+func conditionSequence[K any](key string, parser ottl.Parser[K], parserErr error, conds []string, set policy.Settings, mode ottl.ErrorMode) (*ottl.ConditionSequence[K], error) {
+	if parserErr != nil {
+		return nil, keyError(key, "%v", parserErr)
+	}
+	parsed, err := parser.ParseConditions(conds)
+	if err != nil {
+		return nil, keyError(key, "%v", err)
+	}
+	seq := ottl.NewConditionSequence(parsed, set.Telemetry, ottl.WithConditionSequenceErrorMode[K](mode))
+	return &seq, nil
 }
 
 // Bounds of ottl_condition, checked before parsing.
@@ -154,12 +159,7 @@ func (s *ottlScan) visit(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptr
 		tc := ottlspan.NewTransformContext(rs, ss, span)
 		ok, err := s.p.spans.Eval(s.ctx, tc)
 		tc.Close()
-		if err != nil {
-			s.err = err
-			return false
-		}
-		if ok {
-			s.matched = true
+		if s.settled(ok, err) {
 			return false
 		}
 	}
@@ -169,17 +169,23 @@ func (s *ottlScan) visit(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptr
 			tc := ottlspanevent.NewTransformContext(rs, ss, span, events.At(i))
 			ok, err := s.p.events.Eval(s.ctx, tc)
 			tc.Close()
-			if err != nil {
-				s.err = err
-				return false
-			}
-			if ok {
-				s.matched = true
+			if s.settled(ok, err) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// settled records one condition sequence's result and reports whether it
+// ends the scan: a match, or an error (propagated).
+func (s *ottlScan) settled(ok bool, err error) bool {
+	if err != nil {
+		s.err = err
+		return true
+	}
+	s.matched = ok
+	return ok
 }
 
 func (p *ottlPolicy) Evaluate(ctx context.Context, t policy.Trace) (policy.Decision, error) {

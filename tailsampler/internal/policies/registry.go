@@ -266,5 +266,3 @@ func decodeBlock(conf *confmap.Conf, into any) error {
 	}
 	return conf.Unmarshal(into)
 }
-
-func joinErrs(errs []error) error { return errors.Join(errs...) }

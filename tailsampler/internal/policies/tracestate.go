@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"go.opentelemetry.io/collector/confmap"
@@ -21,13 +22,7 @@ func newTraceStatePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, 
 	if err := decodeBlock(conf, &cfg); err != nil {
 		return nil, err
 	}
-	var errs []error
-	if cfg.Key == "" {
-		errs = append(errs, keyError("key", "must not be empty"))
-	}
-	if len(cfg.Values) == 0 {
-		errs = append(errs, keyError("values", "must list at least one value"))
-	}
+	errs := checkKeyValues(cfg.Key, cfg.Values)
 	p := &traceStatePolicy{key: cfg.Key, values: make(map[string]struct{}, len(cfg.Values))}
 	for _, v := range cfg.Values {
 		// A list member (key=value) is at most 256 characters in W3C
@@ -36,7 +31,7 @@ func newTraceStatePolicy(_ policy.Settings, conf *confmap.Conf) (policy.Policy, 
 			p.values[v] = struct{}{}
 		}
 	}
-	if err := joinErrs(errs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil

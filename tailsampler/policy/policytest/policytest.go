@@ -72,20 +72,14 @@ func (t *Trace) FirstStart() pcommon.Timestamp { return t.first }
 func (t *Trace) LastEnd() pcommon.Timestamp { return t.last }
 
 // Root returns the first span without a parent span ID.
-func (t *Trace) Root() (ptrace.Span, bool) {
-	rss := t.td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if sp := spans.At(k); sp.ParentSpanID().IsEmpty() {
-					return sp, true
-				}
-			}
+func (t *Trace) Root() (root ptrace.Span, found bool) {
+	t.Spans(func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, sp ptrace.Span) bool {
+		if sp.ParentSpanID().IsEmpty() {
+			root, found = sp, true
 		}
-	}
-	return ptrace.Span{}, false
+		return !found
+	})
+	return root, found
 }
 
 // Spans calls fn for every span of td in order, until fn returns false.
