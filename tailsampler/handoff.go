@@ -31,17 +31,23 @@ func (s *shard) extractLocked(id pcommon.TraceID, out *outBuilder) (td ptrace.Tr
 	if !found || s.entries[idx].state != statePending {
 		return ptrace.Traces{}, time.Time{}, false
 	}
+	td, firstSeen = s.extractAt(idx, out)
+	return td, firstSeen, true
+}
+
+// extractAt is extractLocked for the pending entry idx.
+func (s *shard) extractAt(idx uint32, out *outBuilder) (ptrace.Traces, time.Time) {
 	e := &s.entries[idx]
 	for _, r := range e.refs {
 		out.add(r, "")
 	}
-	firstSeen = s.p.timeOf(e.firstSeen)
+	firstSeen := s.p.timeOf(e.firstSeen)
 	s.release(idx)
-	td, _, ok = out.take()
+	td, _, ok := out.take()
 	if !ok {
 		td = ptrace.NewTraces()
 	}
-	return td, firstSeen, true
+	return td, firstSeen
 }
 
 // importTrace buffers td as if its traces had first been seen at
