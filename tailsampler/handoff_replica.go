@@ -74,11 +74,7 @@ func (p *sampler) ExportKept(_ context.Context, td ptrace.Traces) error {
 		return ErrStopped
 	}
 	for _, id := range traceIDsOf(td) {
-		s := p.shards[p.shardOf(id)]
-		s.mu.Lock()
-		s.sampled.add(id, uint32(p.nowNanos()/int64(time.Second)))
-		s.notSampled.remove(id)
-		s.mu.Unlock()
+		p.RememberDecision(id, true)
 	}
 	p.fwd.enqueue(td, td.SpanCount())
 	return nil
