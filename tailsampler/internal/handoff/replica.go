@@ -327,10 +327,7 @@ func (r *replicator) observe(ep string, inc uint64) *life {
 	cur.ended.Store(true)
 	r.e.set.Logger.Info("handoff: a peer restarted; promoting what it had replicated here and replicating its successor copies again",
 		zap.String("peer", ep))
-	ts := r.store.remove(func(s *shadow) bool { return s.owner == cur })
-	r.promote(undecided(ts), PromotedOwnerRestarted)
-	// What it kept may have died with its batch: exported here.
-	r.exportCrashed(kept(ts))
+	r.takeOver(cur, PromotedOwnerRestarted)
 	r.e.spawn(func() {
 		r.rereplicate(func(v *view, id pcommon.TraceID) bool { return v.successorEndpoint(id) == ep })
 	})
@@ -404,9 +401,7 @@ func (r *replicator) checkGone(l *life) {
 	l.dead.Store(true)
 	r.e.set.Logger.Info("handoff: a peer left the set and does not answer; promoting the traces it replicated here",
 		zap.String("peer", l.ep))
-	ts := r.store.remove(func(s *shadow) bool { return s.owner == l })
-	r.promote(undecided(ts), PromotedOwnerLeft)
-	r.exportCrashed(kept(ts))
+	r.takeOver(l, PromotedOwnerLeft)
 }
 
 // rereplicate sends again, with their first-seen time, the pending traces
@@ -653,13 +648,20 @@ func (r *replicator) query1(p *peerConn, ids []pcommon.TraceID) (response, error
 	return decodeResponse(raw), nil
 }
 
-// undecided and kept split shadows by whether their owner kept them.
-func undecided(ts []taken) []taken {
-	return slices.DeleteFunc(slices.Clone(ts), func(t taken) bool { return t.keptAt != 0 })
-}
-
-func kept(ts []taken) []taken {
-	return slices.DeleteFunc(slices.Clone(ts), func(t taken) bool { return t.keptAt == 0 })
+// takeOver removes every shadow of l, a life that is over (for reason):
+// its undecided traces are promoted, and what it kept is exported here,
+// as it may have died with its batch.
+func (r *replicator) takeOver(l *life, reason string) {
+	var undecided, kept []taken
+	for _, tk := range r.store.remove(func(s *shadow) bool { return s.owner == l }) {
+		if tk.keptAt != 0 {
+			kept = append(kept, tk)
+		} else {
+			undecided = append(undecided, tk)
+		}
+	}
+	r.promote(undecided, reason)
+	r.exportCrashed(kept)
 }
 
 // exportCrashed exports the kept shadows of an owner that crashed within
