@@ -619,7 +619,7 @@ func (r *replicator) query(ep string, ids []pcommon.TraceID) (response, error) {
 	connect(r.e.sendCtx, p)
 	var all response
 	for part := range splitIDs(ids, nil, r.maxIDs) {
-		resp, err := r.query1(p, part)
+		resp, err := r.call(p, &request{from: r.e.cfg.self, incarnation: r.inc, ask: part})
 		if err != nil {
 			return response{}, err
 		}
@@ -632,17 +632,17 @@ func (r *replicator) query(ep string, ids []pcommon.TraceID) (response, error) {
 		all.notSampled = append(all.notSampled, resp.notSampled...)
 	}
 	if len(ids) == 0 {
-		return r.query1(p, nil)
+		return r.call(p, &request{from: r.e.cfg.self, incarnation: r.inc})
 	}
 	return all, nil
 }
 
-func (r *replicator) query1(p *peerConn, ids []pcommon.TraceID) (response, error) {
+// call sends req to p within client::timeout and returns the answer.
+func (r *replicator) call(p *peerConn, req *request) (response, error) {
 	ctx, cancel := context.WithTimeout(r.e.sendCtx, r.e.cfg.Client.Timeout)
 	defer cancel()
 	var raw []byte
-	req := request{from: r.e.cfg.self, incarnation: r.inc, ask: ids}
-	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(&req), &raw, callRaw); err != nil {
+	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(req), &raw, callRaw); err != nil {
 		return response{}, err
 	}
 	return decodeResponse(raw), nil
@@ -987,10 +987,8 @@ func (s *sender) push(batch []*item) error {
 		return err
 	}
 	connect(s.r.e.sendCtx, p)
-	ctx, cancel := context.WithTimeout(s.r.e.sendCtx, s.r.e.cfg.Client.Timeout)
-	defer cancel()
-	var resp []byte
-	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(&req), &resp, callRaw); err != nil {
+	resp, err := s.r.call(p, &req)
+	if err != nil {
 		return err
 	}
 	add(s.r.m.spansSent, spans)
@@ -999,7 +997,7 @@ func (s *sender) push(batch []*item) error {
 			it.result <- nil
 		}
 	}
-	s.r.observe(s.ep, decodeResponse(resp).incarnation)
+	s.r.observe(s.ep, resp.incarnation)
 	return nil
 }
 
