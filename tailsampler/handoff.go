@@ -182,15 +182,7 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 			s.entries[idx].override = overrideKeep
 		}
 	} else {
-		effective := sampled
-		if sampled {
-			s.sampled.add(id, at)
-			s.notSampled.remove(id)
-		} else if _, kept := s.sampled.get(id); kept {
-			effective = true // a kept trace stays kept
-		} else {
-			s.notSampled.add(id, at, false)
-		}
+		effective := s.remember(id, sampled, at)
 		// Passed on if the ring changes again within the window.
 		s.recordDecision(id, effective, now)
 	}
@@ -200,6 +192,22 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 		p.fwd.enqueue(td, n)
 	}
 	p.recordStats(&st)
+}
+
+// remember records a decision made elsewhere (or a reversed one) in the
+// decision caches at at (Unix seconds), with s.mu held: a kept trace
+// stays kept. It returns the decision in effect.
+func (s *shard) remember(id pcommon.TraceID, sampled bool, at uint32) bool {
+	if sampled {
+		s.sampled.add(id, at)
+		s.notSampled.remove(id)
+		return true
+	}
+	if _, kept := s.sampled.get(id); kept {
+		return true
+	}
+	s.notSampled.add(id, at, false)
+	return false
 }
 
 // importOut is a builder for spans released by an imported decision. It

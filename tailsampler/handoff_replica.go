@@ -39,13 +39,7 @@ func (p *sampler) SnapshotPending(match func(pcommon.TraceID) bool) []handoff.Pe
 func (p *sampler) RememberDecision(id pcommon.TraceID, sampled bool) {
 	s := p.shards[p.shardOf(id)]
 	s.mu.Lock()
-	at := uint32(p.nowNanos() / int64(time.Second))
-	if sampled {
-		s.sampled.add(id, at)
-		s.notSampled.remove(id)
-	} else if _, kept := s.sampled.get(id); !kept {
-		s.notSampled.add(id, at, false)
-	}
+	s.remember(id, sampled, uint32(p.nowNanos()/int64(time.Second)))
 	s.mu.Unlock()
 }
 
@@ -106,8 +100,7 @@ func (p *sampler) KeepDecidedElsewhere(id pcommon.TraceID, had func(pcommon.Span
 		// Being decided right now: kept whole.
 		s.entries[idx].override = overrideKeep
 	default:
-		s.sampled.add(id, uint32(now/int64(time.Second)))
-		s.notSampled.remove(id)
+		s.remember(id, true, uint32(now/int64(time.Second)))
 	}
 	td, n, some := out.take()
 	s.mu.Unlock()
