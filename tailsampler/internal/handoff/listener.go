@@ -161,11 +161,7 @@ func (e *Engine) resolveNamesLocked(names []string) {
 	if !e.resolving.CompareAndSwap(false, true) {
 		return
 	}
-	if e.state != stateStarted {
-		e.resolving.Store(false)
-		return
-	}
-	e.wg.Go(func() {
+	started := e.spawnLocked(func() {
 		defer e.resolving.Store(false)
 		for _, host := range names {
 			ctx, cancel := context.WithTimeout(e.sendCtx, 5*time.Second)
@@ -179,6 +175,9 @@ func (e *Engine) resolveNamesLocked(names []string) {
 			e.senders.resolved(host, addrs, time.Now())
 		}
 	})
+	if !started {
+		e.resolving.Store(false)
+	}
 }
 
 // sourceDialer makes connections to peers leave from this gateway's own

@@ -1036,6 +1036,11 @@ func (e *Engine) importGroup(ctx context.Context, td ptrace.Traces, firstSeen ti
 func (e *Engine) spawn(f func()) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.spawnLocked(f)
+}
+
+// spawnLocked is spawn with e.mu held.
+func (e *Engine) spawnLocked(f func()) bool {
 	if e.state != stateStarted {
 		return false
 	}
