@@ -31,17 +31,23 @@ func (s *shard) extractLocked(id pcommon.TraceID, out *outBuilder) (td ptrace.Tr
 	if !found || s.entries[idx].state != statePending {
 		return ptrace.Traces{}, time.Time{}, false
 	}
+	td, firstSeen = s.extractAt(idx, out)
+	return td, firstSeen, true
+}
+
+// extractAt is extractLocked for the pending entry idx.
+func (s *shard) extractAt(idx uint32, out *outBuilder) (ptrace.Traces, time.Time) {
 	e := &s.entries[idx]
 	for _, r := range e.refs {
 		out.add(r, "")
 	}
-	firstSeen = s.p.timeOf(e.firstSeen)
+	firstSeen := s.p.timeOf(e.firstSeen)
 	s.release(idx)
-	td, _, ok = out.take()
+	td, _, ok := out.take()
 	if !ok {
 		td = ptrace.NewTraces()
 	}
-	return td, firstSeen, true
+	return td, firstSeen
 }
 
 // importTrace buffers td as if its traces had first been seen at
@@ -176,15 +182,7 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 			s.entries[idx].override = overrideKeep
 		}
 	} else {
-		effective := sampled
-		if sampled {
-			s.sampled.add(id, at)
-			s.notSampled.remove(id)
-		} else if _, kept := s.sampled.get(id); kept {
-			effective = true // a kept trace stays kept
-		} else {
-			s.notSampled.add(id, at, false)
-		}
+		effective := s.remember(id, sampled, at)
 		// Passed on if the ring changes again within the window.
 		s.recordDecision(id, effective, now)
 	}
@@ -194,6 +192,22 @@ func (p *sampler) importDecision(id pcommon.TraceID, sampled bool) {
 		p.fwd.enqueue(td, n)
 	}
 	p.recordStats(&st)
+}
+
+// remember records a decision made elsewhere (or a reversed one) in the
+// decision caches at at (Unix seconds), with s.mu held: a kept trace
+// stays kept. It returns the decision in effect.
+func (s *shard) remember(id pcommon.TraceID, sampled bool, at uint32) bool {
+	if sampled {
+		s.sampled.add(id, at)
+		s.notSampled.remove(id)
+		return true
+	}
+	if _, kept := s.sampled.get(id); kept {
+		return true
+	}
+	s.notSampled.add(id, at, false)
+	return false
 }
 
 // importOut is a builder for spans released by an imported decision. It

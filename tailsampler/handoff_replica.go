@@ -18,41 +18,18 @@ var _ handoff.ReplicaBuffer = (*sampler)(nil)
 // first-seen time; the traces stay buffered. Used to replicate them again
 // when their successor changed (ring change, successor restarted).
 func (p *sampler) SnapshotPending(match func(pcommon.TraceID) bool) []handoff.Pending {
-	var (
-		out []handoff.Pending
-		ids []pcommon.TraceID
-		b   = newOutBuilder(false)
-	)
+	var out []handoff.Pending
+	b := newOutBuilder(false)
 	b.copyAll = true
-	for _, s := range p.shards {
-		ids = ids[:0]
-		s.mu.Lock()
-		for id, idx := range s.index {
-			if s.entries[idx].state == statePending && match(id) {
-				ids = append(ids, id)
-			}
+	p.eachPending(match, func(s *shard, id pcommon.TraceID, idx uint32) {
+		e := &s.entries[idx]
+		for _, r := range e.refs {
+			b.add(r, "")
 		}
-		s.mu.Unlock()
-		for len(ids) > 0 {
-			n := min(len(ids), takeChunk)
-			s.mu.Lock()
-			for _, id := range ids[:n] {
-				idx, ok := s.index[id]
-				if !ok || s.entries[idx].state != statePending {
-					continue // decided meanwhile
-				}
-				e := &s.entries[idx]
-				for _, r := range e.refs {
-					b.add(r, "")
-				}
-				if td, _, ok := b.take(); ok {
-					out = append(out, handoff.Pending{ID: id, Spans: td, FirstSeen: p.timeOf(e.firstSeen)})
-				}
-			}
-			s.mu.Unlock()
-			ids = ids[n:]
+		if td, _, ok := b.take(); ok {
+			out = append(out, handoff.Pending{ID: id, Spans: td, FirstSeen: p.timeOf(e.firstSeen)})
 		}
-	}
+	})
 	return out
 }
 
@@ -62,13 +39,7 @@ func (p *sampler) SnapshotPending(match func(pcommon.TraceID) bool) []handoff.Pe
 func (p *sampler) RememberDecision(id pcommon.TraceID, sampled bool) {
 	s := p.shards[p.shardOf(id)]
 	s.mu.Lock()
-	at := uint32(p.nowNanos() / int64(time.Second))
-	if sampled {
-		s.sampled.add(id, at)
-		s.notSampled.remove(id)
-	} else if _, kept := s.sampled.get(id); !kept {
-		s.notSampled.add(id, at, false)
-	}
+	s.remember(id, sampled, uint32(p.nowNanos()/int64(time.Second)))
 	s.mu.Unlock()
 }
 
@@ -97,11 +68,7 @@ func (p *sampler) ExportKept(_ context.Context, td ptrace.Traces) error {
 		return ErrStopped
 	}
 	for _, id := range traceIDsOf(td) {
-		s := p.shards[p.shardOf(id)]
-		s.mu.Lock()
-		s.sampled.add(id, uint32(p.nowNanos()/int64(time.Second)))
-		s.notSampled.remove(id)
-		s.mu.Unlock()
+		p.RememberDecision(id, true)
 	}
 	p.fwd.enqueue(td, td.SpanCount())
 	return nil
@@ -133,8 +100,7 @@ func (p *sampler) KeepDecidedElsewhere(id pcommon.TraceID, had func(pcommon.Span
 		// Being decided right now: kept whole.
 		s.entries[idx].override = overrideKeep
 	default:
-		s.sampled.add(id, uint32(now/int64(time.Second)))
-		s.notSampled.remove(id)
+		s.remember(id, true, uint32(now/int64(time.Second)))
 	}
 	td, n, some := out.take()
 	s.mu.Unlock()

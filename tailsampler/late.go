@@ -64,8 +64,7 @@ func (s *shard) reviewLate(out *outBuilder, st *ingestStats, now int64) {
 			out.add(group[i].ref, pol)
 		}
 		st.lateReversed += int64(n)
-		s.sampled.add(group[0].id, at)
-		s.notSampled.remove(group[0].id)
+		s.remember(group[0].id, true, at)
 		s.recordDecision(group[0].id, true, now) // handoff hook
 	}
 	clear(s.late) // drop batch references

@@ -96,11 +96,7 @@ func (h refusalStats) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	default:
 		return
 	}
-	var addr net.Addr
-	if p, ok := peer.FromContext(ctx); ok {
-		addr = p.Addr
-	}
-	h.e.refuseFrom(addr, reason, zap.Error(end.Error))
+	h.e.refuseFrom(peerAddr(ctx), reason, zap.Error(end.Error))
 }
 
 func (refusalStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
@@ -109,11 +105,15 @@ func (refusalStats) HandleConn(context.Context, stats.ConnStats)                
 // refuse counts a refused request and logs it, rate-limited, with the
 // sender's address.
 func (e *Engine) refuse(ctx context.Context, reason string, fields ...zap.Field) {
-	var addr net.Addr
+	e.refuseFrom(peerAddr(ctx), reason, fields...)
+}
+
+// peerAddr is the address of the gRPC peer of ctx (nil when unknown).
+func peerAddr(ctx context.Context) net.Addr {
 	if p, ok := peer.FromContext(ctx); ok {
-		addr = p.Addr
+		return p.Addr
 	}
-	e.refuseFrom(addr, reason, fields...)
+	return nil
 }
 
 func (e *Engine) refuseFrom(addr net.Addr, reason string, fields ...zap.Field) {
@@ -133,10 +133,7 @@ func (e *Engine) admit(ctx context.Context) error {
 	if e.cfg.acceptFrom != AcceptRing {
 		return nil
 	}
-	var addr net.Addr
-	if p, ok := peer.FromContext(ctx); ok {
-		addr = p.Addr
-	}
+	addr := peerAddr(ctx)
 	a, ok := senderAddr(addr)
 	if ok {
 		admitted, names := e.senders.admits(a, time.Now())
@@ -164,11 +161,7 @@ func (e *Engine) resolveNamesLocked(names []string) {
 	if !e.resolving.CompareAndSwap(false, true) {
 		return
 	}
-	if e.state != stateStarted {
-		e.resolving.Store(false)
-		return
-	}
-	e.wg.Go(func() {
+	started := e.spawnLocked(func() {
 		defer e.resolving.Store(false)
 		for _, host := range names {
 			ctx, cancel := context.WithTimeout(e.sendCtx, 5*time.Second)
@@ -182,6 +175,9 @@ func (e *Engine) resolveNamesLocked(names []string) {
 			e.senders.resolved(host, addrs, time.Now())
 		}
 	})
+	if !started {
+		e.resolving.Store(false)
+	}
 }
 
 // sourceDialer makes connections to peers leave from this gateway's own

@@ -45,17 +45,41 @@ type metrics struct {
 	refusedAttrs                    map[string]metric.MeasurementOption
 }
 
-func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+// instruments creates the instruments of one prefix on the processor's meter
+// (a no-op one without a provider), collecting their errors.
+type instruments struct {
+	m      metric.Meter
+	prefix string
+	errs   []error
+}
+
+func newInstruments(mp metric.MeterProvider, prefix string) *instruments {
 	if mp == nil {
 		mp = noop.NewMeterProvider()
 	}
-	m := mp.Meter(meterScope)
-	var errs []error
-	counter := func(name, unit, desc string) metric.Int64Counter {
-		c, err := m.Int64Counter(metricPrefix+name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
+	return &instruments{m: mp.Meter(meterScope), prefix: prefix}
+}
+
+func (in *instruments) counter(name, unit, desc string) metric.Int64Counter {
+	c, err := in.m.Int64Counter(in.prefix+name, metric.WithUnit(unit), metric.WithDescription(desc))
+	in.errs = append(in.errs, err)
+	return c
+}
+
+func (in *instruments) gauge(name, unit, desc string) metric.Int64ObservableGauge {
+	g, err := in.m.Int64ObservableGauge(in.prefix+name, metric.WithUnit(unit), metric.WithDescription(desc))
+	in.errs = append(in.errs, err)
+	return g
+}
+
+// reasonAttr is the measurement option of a counter's reason attribute.
+func reasonAttr(r string) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+}
+
+func newMetrics(mp metric.MeterProvider) (*metrics, error) {
+	in := newInstruments(mp, metricPrefix)
+	counter := in.counter
 	out := &metrics{
 		tracesSent:           counter("traces_sent", "{traces}", "Undecided traces handed off to their new owner after a ring change or on shutdown."),
 		spansSent:            counter("spans_sent", "{spans}", "Spans of the traces handed off to their new owner."),
@@ -70,15 +94,15 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 		spansDropped:         counter("spans_dropped", "{spans}", "Spans lost because the buffer refused them (the only loss the engine can cause)."),
 		ringChanges:          counter("ring_changes", "{changes}", "Gateway set changes seen by this gateway."),
 		refused:              counter("refused", "{requests}", "Requests to the handoff listener refused, by reason (nothing of them is buffered)."),
-		attrsUnreachable:     metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonUnreachable))),
-		attrsRejected:        metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonRejected))),
-		attrsQueueFull:       metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", ReasonQueueFull))),
+		attrsUnreachable:     reasonAttr(ReasonUnreachable),
+		attrsRejected:        reasonAttr(ReasonRejected),
+		attrsQueueFull:       reasonAttr(ReasonQueueFull),
 		refusedAttrs:         make(map[string]metric.MeasurementOption, len(refusalReasons)),
 	}
 	for _, r := range refusalReasons {
-		out.refusedAttrs[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+		out.refusedAttrs[r] = reasonAttr(r)
 	}
-	return out, errors.Join(errs...)
+	return out, errors.Join(in.errs...)
 }
 
 var refusalReasons = []string{

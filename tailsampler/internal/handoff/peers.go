@@ -101,9 +101,9 @@ func (f *peerFilter) resolved(host string, addrs []netip.Addr, now time.Time) {
 }
 
 // admits reports whether a sender at a belongs to a gateway of the view,
-// or to one that left it within FormerPeerGrace. resolve is true when the
-// sender is unknown, the view has host names, and they were last resolved
-// long enough ago to try again (a host name may have a new address).
+// or to one that left it within FormerPeerGrace. resolve lists the view's
+// host names when the sender is unknown and they were last resolved long
+// enough ago to try again (a host name may have a new address).
 func (f *peerFilter) admits(a netip.Addr, now time.Time) (ok bool, resolve []string) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

@@ -327,10 +327,7 @@ func (r *replicator) observe(ep string, inc uint64) *life {
 	cur.ended.Store(true)
 	r.e.set.Logger.Info("handoff: a peer restarted; promoting what it had replicated here and replicating its successor copies again",
 		zap.String("peer", ep))
-	ts := r.store.remove(func(s *shadow) bool { return s.owner == cur })
-	r.promote(undecided(ts), PromotedOwnerRestarted)
-	// What it kept may have died with its batch: exported here.
-	r.exportCrashed(kept(ts))
+	r.takeOver(cur, PromotedOwnerRestarted)
 	r.e.spawn(func() {
 		r.rereplicate(func(v *view, id pcommon.TraceID) bool { return v.successorEndpoint(id) == ep })
 	})
@@ -404,9 +401,7 @@ func (r *replicator) checkGone(l *life) {
 	l.dead.Store(true)
 	r.e.set.Logger.Info("handoff: a peer left the set and does not answer; promoting the traces it replicated here",
 		zap.String("peer", l.ep))
-	ts := r.store.remove(func(s *shadow) bool { return s.owner == l })
-	r.promote(undecided(ts), PromotedOwnerLeft)
-	r.exportCrashed(kept(ts))
+	r.takeOver(l, PromotedOwnerLeft)
 }
 
 // rereplicate sends again, with their first-seen time, the pending traces
@@ -624,7 +619,7 @@ func (r *replicator) query(ep string, ids []pcommon.TraceID) (response, error) {
 	connect(r.e.sendCtx, p)
 	var all response
 	for part := range splitIDs(ids, nil, r.maxIDs) {
-		resp, err := r.query1(p, part)
+		resp, err := r.call(p, &request{from: r.e.cfg.self, incarnation: r.inc, ask: part})
 		if err != nil {
 			return response{}, err
 		}
@@ -637,29 +632,36 @@ func (r *replicator) query(ep string, ids []pcommon.TraceID) (response, error) {
 		all.notSampled = append(all.notSampled, resp.notSampled...)
 	}
 	if len(ids) == 0 {
-		return r.query1(p, nil)
+		return r.call(p, &request{from: r.e.cfg.self, incarnation: r.inc})
 	}
 	return all, nil
 }
 
-func (r *replicator) query1(p *peerConn, ids []pcommon.TraceID) (response, error) {
+// call sends req to p within client::timeout and returns the answer.
+func (r *replicator) call(p *peerConn, req *request) (response, error) {
 	ctx, cancel := context.WithTimeout(r.e.sendCtx, r.e.cfg.Client.Timeout)
 	defer cancel()
 	var raw []byte
-	req := request{from: r.e.cfg.self, incarnation: r.inc, ask: ids}
-	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(&req), &raw, callRaw); err != nil {
+	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(req), &raw, callRaw); err != nil {
 		return response{}, err
 	}
 	return decodeResponse(raw), nil
 }
 
-// undecided and kept split shadows by whether their owner kept them.
-func undecided(ts []taken) []taken {
-	return slices.DeleteFunc(slices.Clone(ts), func(t taken) bool { return t.keptAt != 0 })
-}
-
-func kept(ts []taken) []taken {
-	return slices.DeleteFunc(slices.Clone(ts), func(t taken) bool { return t.keptAt == 0 })
+// takeOver removes every shadow of l, a life that is over (for reason):
+// its undecided traces are promoted, and what it kept is exported here,
+// as it may have died with its batch.
+func (r *replicator) takeOver(l *life, reason string) {
+	var undecided, kept []taken
+	for _, tk := range r.store.remove(func(s *shadow) bool { return s.owner == l }) {
+		if tk.keptAt != 0 {
+			kept = append(kept, tk)
+		} else {
+			undecided = append(undecided, tk)
+		}
+	}
+	r.promote(undecided, reason)
+	r.exportCrashed(kept)
 }
 
 // exportCrashed exports the kept shadows of an owner that crashed within
@@ -985,10 +987,8 @@ func (s *sender) push(batch []*item) error {
 		return err
 	}
 	connect(s.r.e.sendCtx, p)
-	ctx, cancel := context.WithTimeout(s.r.e.sendCtx, s.r.e.cfg.Client.Timeout)
-	defer cancel()
-	var resp []byte
-	if err := p.conn.Invoke(ctx, replicaMethod, encodeRequest(&req), &resp, callRaw); err != nil {
+	resp, err := s.r.call(p, &req)
+	if err != nil {
 		return err
 	}
 	add(s.r.m.spansSent, spans)
@@ -997,7 +997,7 @@ func (s *sender) push(batch []*item) error {
 			it.result <- nil
 		}
 	}
-	s.r.observe(s.ep, decodeResponse(resp).incarnation)
+	s.r.observe(s.ep, resp.incarnation)
 	return nil
 }
 
@@ -1036,6 +1036,11 @@ func (e *Engine) importGroup(ctx context.Context, td ptrace.Traces, firstSeen ti
 func (e *Engine) spawn(f func()) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.spawnLocked(f)
+}
+
+// spawnLocked is spawn with e.mu held.
+func (e *Engine) spawnLocked(f func()) bool {
 	if e.state != stateStarted {
 		return false
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // Replication's instruments sit next to the processor's own
@@ -40,16 +38,8 @@ type replicaMetrics struct {
 }
 
 func newReplicaMetrics(mp metric.MeterProvider, store *shadowStore) (*replicaMetrics, error) {
-	if mp == nil {
-		mp = noop.NewMeterProvider()
-	}
-	m := mp.Meter(meterScope)
-	var errs []error
-	counter := func(name, unit, desc string) metric.Int64Counter {
-		c, err := m.Int64Counter(replicaPrefix+name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return c
-	}
+	in := newInstruments(mp, replicaPrefix)
+	counter := in.counter
 	out := &replicaMetrics{
 		spansSent:      counter("spans_sent", "{spans}", "Spans replicated to their trace's successor and acknowledged by it."),
 		spansReceived:  counter("spans_received", "{spans}", "Spans received from ring predecessors and held as shadows."),
@@ -62,22 +52,19 @@ func newReplicaMetrics(mp metric.MeterProvider, store *shadowStore) (*replicaMet
 		dupPossible:    counter("duplicates_possible", "{traces}", "Traces that may reach the backend twice: kept shadows exported after their owner's crash, orphans handed back to an owner that may have decided them."),
 		undelivered:    counter("decisions_undelivered", "{decisions}", "Decisions that could not be sent to the successor holding the shadow (it will decide the shadow as an orphan)."),
 		dropped:        counter("dropped", "{traces}", "Shadows dropped because this gateway is no longer the trace's successor (its owner replicates it to the new one)."),
-		ownerLeft:      metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", PromotedOwnerLeft))),
-		ownerRestarted: metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", PromotedOwnerRestarted))),
-		freedKept:      metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "sampled"))),
-		freedDropped:   metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "not_sampled"))),
-		freedBye:       metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "bye"))),
+		ownerLeft:      reasonAttr(PromotedOwnerLeft),
+		ownerRestarted: reasonAttr(PromotedOwnerRestarted),
+		freedKept:      reasonAttr("sampled"),
+		freedDropped:   reasonAttr("not_sampled"),
+		freedBye:       reasonAttr("bye"),
 	}
-	shadows, err := m.Int64ObservableGauge(replicaPrefix+"shadows", metric.WithUnit("{traces}"),
-		metric.WithDescription("Traces held as shadows for their owners."))
-	errs = append(errs, err)
-	spans, err := m.Int64ObservableGauge(replicaPrefix+"shadow_spans", metric.WithUnit("{spans}"),
-		metric.WithDescription("Spans held as shadows."))
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	shadows := in.gauge("shadows", "{traces}", "Traces held as shadows for their owners.")
+	spans := in.gauge("shadow_spans", "{spans}", "Spans held as shadows.")
+	if err := errors.Join(in.errs...); err != nil {
 		return nil, err
 	}
-	out.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	var err error
+	out.registration, err = in.m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(shadows, store.traces.Load())
 		o.ObserveInt64(spans, store.spans.Load())
 		return nil

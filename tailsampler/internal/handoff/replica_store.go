@@ -210,6 +210,14 @@ func (sh *shadowShard) release(idx int32) []spanRef {
 	return refs
 }
 
+// takeOut releases an entry and returns it.
+func (sh *shadowShard) takeOut(idx int32) taken {
+	e := &sh.entries[idx]
+	tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
+	tk.refs = sh.release(idx)
+	return tk
+}
+
 // taken is a shadow removed from the store, with what to do with it.
 type taken struct {
 	id        pcommon.TraceID
@@ -285,23 +293,23 @@ func (s *shadowStore) sweep(now int64, t timing, mine func(pcommon.TraceID) bool
 			if !e.used || e.gen != it.gen || e.due != it.at {
 				continue // released or rescheduled since
 			}
-			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
+			var tk taken
 			kept, owner := e.keptAt != 0, e.owner
 			switch {
 			case owner.graceful.Load() && kept:
-				tk.refs = sh.release(it.idx)
+				tk = sh.takeOut(it.idx)
 				out.freed++
 			case owner.over() && kept:
-				tk.refs = sh.release(it.idx)
+				tk = sh.takeOut(it.idx)
 				out.export = append(out.export, tk)
 			case owner.over():
-				tk.refs = sh.release(it.idx)
+				tk = sh.takeOut(it.idx)
 				out.promote = append(out.promote, tk)
 			case !kept && !owner.left() && now < e.firstSeen+t.orphanAfter:
 				sh.schedule(it.idx, e.firstSeen+t.orphanAfter)
 				continue
 			case !kept && !owner.left() && !mine(e.id):
-				tk.refs = sh.release(it.idx)
+				tk = sh.takeOut(it.idx)
 				out.dropped++
 			default:
 				sh.schedule(it.idx, now+retry)
@@ -325,9 +333,7 @@ func (s *shadowStore) take(owner *life, ids []pcommon.TraceID) []taken {
 		sh := s.shard(id)
 		sh.mu.Lock()
 		if idx, ok := sh.index[id]; ok && sh.entries[idx].owner == owner {
-			e := &sh.entries[idx]
-			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
-			tk.refs = sh.release(idx)
+			tk := sh.takeOut(idx)
 			spans += len(tk.refs)
 			out = append(out, tk)
 		}
@@ -348,8 +354,7 @@ func (s *shadowStore) remove(match func(*shadow) bool) []taken {
 			if !e.used || !match(e) {
 				continue
 			}
-			tk := taken{id: e.id, owner: e.owner, firstSeen: e.firstSeen, keptAt: e.keptAt}
-			tk.refs = sh.release(int32(idx))
+			tk := sh.takeOut(int32(idx))
 			spans += len(tk.refs)
 			out = append(out, tk)
 		}

@@ -143,22 +143,20 @@ func encodeRequest(r *request) *wireMsg {
 	hdr = appendIDs(hdr, fAsk, r.ask)
 	m := &wireMsg{pieces: [][]byte{hdr}}
 	for _, g := range r.shadow {
-		{
-			var inner []byte
-			if g.firstSeen != 0 {
-				inner = protowire.AppendTag(inner, fGroupFirstSeen, protowire.VarintType)
-				inner = protowire.AppendVarint(inner, uint64(g.firstSeen))
-			}
-			if len(g.ids) > 0 {
-				inner = protowire.AppendTag(inner, fGroupTraceIDs, protowire.BytesType)
-				inner = protowire.AppendBytes(inner, g.ids)
-			}
-			inner = protowire.AppendTag(inner, fGroupTraces, protowire.BytesType)
-			inner = protowire.AppendVarint(inner, uint64(len(g.traces)))
-			head := protowire.AppendTag(nil, fShadow, protowire.BytesType)
-			head = protowire.AppendVarint(head, uint64(len(inner)+len(g.traces)))
-			m.pieces = append(m.pieces, append(head, inner...), g.traces)
+		var inner []byte
+		if g.firstSeen != 0 {
+			inner = protowire.AppendTag(inner, fGroupFirstSeen, protowire.VarintType)
+			inner = protowire.AppendVarint(inner, uint64(g.firstSeen))
 		}
+		if len(g.ids) > 0 {
+			inner = protowire.AppendTag(inner, fGroupTraceIDs, protowire.BytesType)
+			inner = protowire.AppendBytes(inner, g.ids)
+		}
+		inner = protowire.AppendTag(inner, fGroupTraces, protowire.BytesType)
+		inner = protowire.AppendVarint(inner, uint64(len(g.traces)))
+		head := protowire.AppendTag(nil, fShadow, protowire.BytesType)
+		head = protowire.AppendVarint(head, uint64(len(inner)+len(g.traces)))
+		m.pieces = append(m.pieces, append(head, inner...), g.traces)
 	}
 	return m
 }
@@ -204,11 +202,6 @@ func decodeRequest(b []byte) (request, error) {
 			}
 			r.bye, b = v != 0, b[n:]
 		case (num == fSampled || num == fNotSampled || num == fAsk) && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v)%16 != 0 {
-				return r, errMalformed
-			}
-			b = b[n:]
 			ids := &r.sampled
 			switch num {
 			case fNotSampled:
@@ -216,7 +209,11 @@ func decodeRequest(b []byte) (request, error) {
 			case fAsk:
 				ids = &r.ask
 			}
-			*ids = appendIDBytes(*ids, v)
+			n := consumeIDs(b, ids)
+			if n < 0 {
+				return r, errMalformed
+			}
+			b = b[n:]
 		case num == fShadow && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
@@ -277,11 +274,18 @@ func decodeGroup(b []byte) (wireGroup, error) {
 	return g, nil
 }
 
-func appendIDBytes(ids []pcommon.TraceID, v []byte) []pcommon.TraceID {
-	for ; len(v) >= 16; v = v[16:] {
-		ids = append(ids, pcommon.TraceID(v[:16]))
+// consumeIDs parses the value of a field of 16-byte trace IDs at the start
+// of b, appending them to *ids. It returns the bytes consumed, or a
+// negative number when the value is malformed (then *ids is unchanged).
+func consumeIDs(b []byte, ids *[]pcommon.TraceID) int {
+	v, n := protowire.ConsumeBytes(b)
+	if n < 0 || len(v)%16 != 0 {
+		return -1
 	}
-	return ids
+	for ; len(v) >= 16; v = v[16:] {
+		*ids = append(*ids, pcommon.TraceID(v[:16]))
+	}
+	return n
 }
 
 func encodeResponse(r *response) []byte {
@@ -309,11 +313,6 @@ func decodeResponse(b []byte) response {
 			}
 			r.incarnation, b = v, b[n:]
 		case num >= fRespPending && num <= fRespNotSampled && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v)%16 != 0 {
-				return r
-			}
-			b = b[n:]
 			ids := &r.pending
 			switch num {
 			case fRespSampled:
@@ -321,7 +320,11 @@ func decodeResponse(b []byte) response {
 			case fRespNotSampled:
 				ids = &r.notSampled
 			}
-			*ids = appendIDBytes(*ids, v)
+			n := consumeIDs(b, ids)
+			if n < 0 {
+				return r
+			}
+			b = b[n:]
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
