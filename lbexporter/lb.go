@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -356,8 +355,7 @@ func (l *lb[T]) recoverOrphans(prefixes []string) {
 				data, err = l.ops.unmarshal(payload)
 			}
 			if err != nil {
-				l.tel.dropped.Add(ctx, int64(items), metric.WithAttributes(
-					attribute.String("endpoint", storeEndpoint(p)), attribute.String("reason", dropCorrupt)))
+				l.tel.drop(ctx, storeEndpoint(p), dropCorrupt, items)
 				l.limiter.Warn("load_balancing: dropping an unreadable stored entry", zap.String("store", p), zap.Error(err))
 				return s.remove(ctx, seq)
 			}

@@ -1,6 +1,7 @@
 package lbexporter
 
 import (
+	"context"
 	"errors"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -89,6 +90,12 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	t.fallbackEmptyTrace = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonEmptyTraceID)))
 	t.fallbackMissingSvc = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonMissingService)))
 	return t, err
+}
+
+// drop counts items dropped for endpoint (one of the drop* reasons).
+func (t *telemetry) drop(ctx context.Context, endpoint, reason string, items int) {
+	t.dropped.Add(ctx, int64(items), metric.WithAttributes(
+		attribute.String("endpoint", endpoint), attribute.String("reason", reason)))
 }
 
 // endpointAttrs are computed once per backend so that recording is
