@@ -219,8 +219,7 @@ func (l *lb[T]) observeQueues(_ context.Context, o metric.Observer) error {
 		if b.buf == nil {
 			continue
 		}
-		_, used := b.buf.stats()
-		o.ObserveInt64(l.tel.queueSize, used, b.attrs.endpoint)
+		o.ObserveInt64(l.tel.queueSize, b.buf.size(), b.attrs.endpoint)
 		o.ObserveInt64(l.tel.queueCapacity, b.buf.limit, b.attrs.endpoint)
 	}
 	return nil
@@ -328,7 +327,7 @@ func (l *lb[T]) retire(b *backend[T]) {
 			l.set.Logger.Warn("load_balancing: shutting down exporter of removed endpoint", zap.String("endpoint", b.endpoint), zap.Error(err))
 		}
 		if b.store != nil {
-			if _, used := b.buf.stats(); used == 0 {
+			if b.buf.size() == 0 {
 				if err := l.catalog.remove(context.Background(), b.store); err != nil {
 					l.set.Logger.Warn("load_balancing: removing the persistent buffer of a removed endpoint", zap.String("endpoint", b.endpoint), zap.Error(err))
 				}
