@@ -184,11 +184,11 @@ func (q *buffer[T]) close() {
 	close(q.closec)
 }
 
-// stats returns the entries queued and the size counted.
-func (q *buffer[T]) stats() (queued int, used int64) {
+// size is what the buffer counts: entries queued and held by senders.
+func (q *buffer[T]) size() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n, q.used
+	return q.used
 }
 
 // waiter lets a caller with wait_for_result wait until every part of its

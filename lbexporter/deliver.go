@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/tailgate-otel/tailgate/internal/failovermark"
@@ -217,8 +215,7 @@ func (l *lb[T]) dropEntry(b *backend[T], e entry[T], items int, reason string, e
 }
 
 func (l *lb[T]) countDrop(b *backend[T], items int, reason string, err error) {
-	l.tel.dropped.Add(context.Background(), int64(items), metric.WithAttributes(
-		attribute.String("endpoint", b.endpoint), attribute.String("reason", reason)))
+	l.tel.drop(context.Background(), b.endpoint, reason, items)
 	b.warn.Warn("load_balancing: dropping data for endpoint",
 		zap.String("endpoint", b.endpoint), zap.String("reason", reason), zap.Int("items", items), zap.Error(err))
 }

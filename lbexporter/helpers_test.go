@@ -292,7 +292,7 @@ func (l *lb[T]) waitIdle(ctx context.Context) error {
 				if b.buf == nil {
 					continue
 				}
-				if _, used := b.buf.stats(); used > 0 {
+				if used := b.buf.size(); used > 0 {
 					idle = false
 					break
 				}

@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -220,8 +219,7 @@ func (l *lb[T]) observeQueues(_ context.Context, o metric.Observer) error {
 		if b.buf == nil {
 			continue
 		}
-		_, used := b.buf.stats()
-		o.ObserveInt64(l.tel.queueSize, used, b.attrs.endpoint)
+		o.ObserveInt64(l.tel.queueSize, b.buf.size(), b.attrs.endpoint)
 		o.ObserveInt64(l.tel.queueCapacity, b.buf.limit, b.attrs.endpoint)
 	}
 	return nil
@@ -329,7 +327,7 @@ func (l *lb[T]) retire(b *backend[T]) {
 			l.set.Logger.Warn("load_balancing: shutting down exporter of removed endpoint", zap.String("endpoint", b.endpoint), zap.Error(err))
 		}
 		if b.store != nil {
-			if _, used := b.buf.stats(); used == 0 {
+			if b.buf.size() == 0 {
 				if err := l.catalog.remove(context.Background(), b.store); err != nil {
 					l.set.Logger.Warn("load_balancing: removing the persistent buffer of a removed endpoint", zap.String("endpoint", b.endpoint), zap.Error(err))
 				}
@@ -356,8 +354,7 @@ func (l *lb[T]) recoverOrphans(prefixes []string) {
 				data, err = l.ops.unmarshal(payload)
 			}
 			if err != nil {
-				l.tel.dropped.Add(ctx, int64(items), metric.WithAttributes(
-					attribute.String("endpoint", storeEndpoint(p)), attribute.String("reason", dropCorrupt)))
+				l.tel.drop(ctx, storeEndpoint(p), dropCorrupt, items)
 				l.limiter.Warn("load_balancing: dropping an unreadable stored entry", zap.String("store", p), zap.Error(err))
 				return s.remove(ctx, seq)
 			}
@@ -519,31 +516,22 @@ func (l *lb[T]) enqueue(ctx context.Context, data T, flags uint8, w *waiter, hop
 		switch {
 		case e == nil:
 		case errors.Is(e, errBackendRemoved) && hop < maxReroutes:
-			if !hasReroute {
-				reroute, hasReroute = l.ops.newData(), true
-			}
 			l.tel.rerouted.Add(ctx, int64(l.ops.count(part)), l.tel.reroutedRemoved)
-			l.ops.moveAll(reroute, part)
+			l.gather(&reroute, &hasReroute, part)
 		default:
-			if !hasFailed {
-				failed, hasFailed = l.ops.newData(), true
-			}
 			if errors.Is(e, ErrBufferFull) {
 				l.tel.refused.Add(ctx, int64(l.ops.count(part)), b.attrs.endpoint)
 				b.warn.Warn("load_balancing: endpoint buffer full, refusing its part of a batch (retryable)",
 					zap.String("endpoint", b.endpoint), zap.Int64("queue_size", l.q.limit), zap.Stringer("sizer", l.q.sizer))
 			}
-			l.ops.moveAll(failed, part)
+			l.gather(&failed, &hasFailed, part)
 			errs = append(errs, fmt.Errorf("endpoint %s: %w", b.endpoint, e))
 		}
 	}
 	if hasReroute {
 		f2, has2, err2 := l.enqueue(ctx, reroute, flags, w, hop+1, block)
 		if has2 {
-			if !hasFailed {
-				failed, hasFailed = l.ops.newData(), true
-			}
-			l.ops.moveAll(failed, f2)
+			l.gather(&failed, &hasFailed, f2)
 			errs = append(errs, err2)
 		}
 	}
@@ -608,15 +596,12 @@ func (l *lb[T]) route(ctx context.Context, data T, attempt int) (failed T, hasFa
 		b := t.backends[i]
 		part := c.out.data[i]
 		if attempt < maxReroutes && (c.removed[i] || (l.cfg.Failover.Enabled && b.unhealthy.Load())) {
-			if !hasReroute {
-				reroute, hasReroute = l.ops.newData(), true
-			}
 			if c.removed[i] {
 				reasonRemoved += int64(l.ops.count(part))
 			} else {
 				reasonUnhealthy += int64(l.ops.count(part))
 			}
-			l.ops.moveAll(reroute, part)
+			l.gather(&reroute, &hasReroute, part)
 			continue
 		}
 		if consumererror.IsPermanent(e) {
@@ -624,10 +609,7 @@ func (l *lb[T]) route(ctx context.Context, data T, attempt int) (failed T, hasFa
 			permanent = append(permanent, fmt.Errorf("endpoint %s: %w", b.endpoint, e))
 			continue
 		}
-		if !hasFailed {
-			failed, hasFailed = l.ops.newData(), true
-		}
-		l.ops.moveAll(failed, part)
+		l.gather(&failed, &hasFailed, part)
 		errs = append(errs, fmt.Errorf("endpoint %s: %w", b.endpoint, e))
 		b.warn.Warn("load_balancing: export to endpoint failed", zap.String("endpoint", b.endpoint), zap.Error(e))
 	}
@@ -641,10 +623,7 @@ func (l *lb[T]) route(ctx context.Context, data T, attempt int) (failed T, hasFa
 		f2, has2, err2 := l.route(ctx, reroute, attempt+1)
 		switch {
 		case has2:
-			if !hasFailed {
-				failed, hasFailed = l.ops.newData(), true
-			}
-			l.ops.moveAll(failed, f2)
+			l.gather(&failed, &hasFailed, f2)
 			errs = append(errs, err2)
 		case err2 != nil:
 			permanent = append(permanent, err2)
@@ -654,6 +633,14 @@ func (l *lb[T]) route(ctx context.Context, data T, attempt int) (failed T, hasFa
 		return failed, false, consumererror.NewPermanent(errors.Join(permanent...))
 	}
 	return failed, hasFailed, errors.Join(errs...)
+}
+
+// gather moves src's content into *dst, which it creates on first use.
+func (l *lb[T]) gather(dst *T, has *bool, src T) {
+	if !*has {
+		*dst, *has = l.ops.newData(), true
+	}
+	l.ops.moveAll(*dst, src)
 }
 
 // release drops the call's references to pdata before pooling it.

@@ -158,7 +158,7 @@ func TestQueueSizeBoundsTheEndpoint(t *testing.T) {
 	require.ErrorIs(t, refused, ErrBufferFull)
 	assert.False(t, consumererror.IsPermanent(refused))
 	assert.Equal(t, 90, accepted, "three parts of 30 fit in 100, a fourth does not")
-	_, used := l.table.Load().backends[0].buf.stats()
+	used := l.table.Load().backends[0].buf.size()
 	assert.EqualValues(t, 90, used)
 	g.release()
 	flush(t, l)

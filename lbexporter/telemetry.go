@@ -1,6 +1,7 @@
 package lbexporter
 
 import (
+	"context"
 	"errors"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -45,55 +46,56 @@ type telemetry struct {
 func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	m := mp.Meter(scopeName)
 	t := &telemetry{}
+	// Every instrument is created and their errors joined, so that one
+	// call reports every failure.
 	var err, e error
+	counter := func(name, desc, unit string) metric.Int64Counter {
+		c, cerr := m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		err = errors.Join(err, cerr)
+		return c
+	}
+	gauge := func(name, desc, unit string) metric.Int64ObservableGauge {
+		g, gerr := m.Int64ObservableGauge(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		err = errors.Join(err, gerr)
+		return g
+	}
 	t.backendLatency, e = m.Int64Histogram("otelcol_loadbalancer_backend_latency",
 		metric.WithDescription("Response latency in ms for the backends."), metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries(5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000))
 	err = errors.Join(err, e)
-	t.backendOutcome, e = m.Int64Counter("otelcol_loadbalancer_backend_outcome",
-		metric.WithDescription("Number of successes and failures for each endpoint."), metric.WithUnit("{outcomes}"))
-	err = errors.Join(err, e)
-	t.rerouted, e = m.Int64Counter("otelcol_loadbalancer_rerouted_items",
-		metric.WithDescription("Spans, log records or data points re-routed through a newer ring because their endpoint left or became unhealthy."),
-		metric.WithUnit("{items}"))
-	err = errors.Join(err, e)
-	t.fallbackRouted, e = m.Int64Counter("otelcol_loadbalancer_fallback_routed_items",
-		metric.WithDescription("Items whose routing key was absent (empty trace ID, no service.name) and were routed by the documented fallback key."),
-		metric.WithUnit("{items}"))
-	err = errors.Join(err, e)
-	t.noEndpoint, e = m.Int64Counter("otelcol_loadbalancer_no_endpoint_items",
-		metric.WithDescription("Items refused with a retryable error because the resolver knew no endpoint."),
-		metric.WithUnit("{items}"))
-	err = errors.Join(err, e)
-	t.failovers, e = m.Int64Counter("otelcol_loadbalancer_failovers",
-		metric.WithDescription("Times an endpoint was marked unhealthy and its keys failed over to their next ring choice."),
-		metric.WithUnit("{failovers}"))
-	err = errors.Join(err, e)
+	t.backendOutcome = counter("otelcol_loadbalancer_backend_outcome",
+		"Number of successes and failures for each endpoint.", "{outcomes}")
+	t.rerouted = counter("otelcol_loadbalancer_rerouted_items",
+		"Spans, log records or data points re-routed through a newer ring because their endpoint left or became unhealthy.", "{items}")
+	t.fallbackRouted = counter("otelcol_loadbalancer_fallback_routed_items",
+		"Items whose routing key was absent (empty trace ID, no service.name) and were routed by the documented fallback key.", "{items}")
+	t.noEndpoint = counter("otelcol_loadbalancer_no_endpoint_items",
+		"Items refused with a retryable error because the resolver knew no endpoint.", "{items}")
+	t.failovers = counter("otelcol_loadbalancer_failovers",
+		"Times an endpoint was marked unhealthy and its keys failed over to their next ring choice.", "{failovers}")
 	t.unhealthyBackend, e = m.Int64UpDownCounter("otelcol_loadbalancer_unhealthy_backends",
 		metric.WithDescription("Endpoints currently marked unhealthy by failover."), metric.WithUnit("{backends}"))
 	err = errors.Join(err, e)
-	t.dropped, e = m.Int64Counter("otelcol_loadbalancer_dropped_items",
-		metric.WithDescription("Items dropped for an endpoint: rejected permanently, retries exhausted, still buffered in memory at shutdown, or unreadable from storage."),
-		metric.WithUnit("{items}"))
-	err = errors.Join(err, e)
-	t.refused, e = m.Int64Counter("otelcol_loadbalancer_refused_items",
-		metric.WithDescription("Items returned to the caller with a retryable error because their endpoint's buffer was full."),
-		metric.WithUnit("{items}"))
-	err = errors.Join(err, e)
-	t.queueSize, e = m.Int64ObservableGauge("otelcol_loadbalancer_queue_size",
-		metric.WithDescription("Size of each endpoint's buffer, queued and in flight, in units of protocol.otlp.sending_queue.sizer."),
-		metric.WithUnit("{units}"))
-	err = errors.Join(err, e)
-	t.queueCapacity, e = m.Int64ObservableGauge("otelcol_loadbalancer_queue_capacity",
-		metric.WithDescription("Capacity of each endpoint's buffer (protocol.otlp.sending_queue.queue_size)."),
-		metric.WithUnit("{units}"))
-	err = errors.Join(err, e)
+	t.dropped = counter("otelcol_loadbalancer_dropped_items",
+		"Items dropped for an endpoint: rejected permanently, retries exhausted, still buffered in memory at shutdown, or unreadable from storage.", "{items}")
+	t.refused = counter("otelcol_loadbalancer_refused_items",
+		"Items returned to the caller with a retryable error because their endpoint's buffer was full.", "{items}")
+	t.queueSize = gauge("otelcol_loadbalancer_queue_size",
+		"Size of each endpoint's buffer, queued and in flight, in units of protocol.otlp.sending_queue.sizer.", "{units}")
+	t.queueCapacity = gauge("otelcol_loadbalancer_queue_capacity",
+		"Capacity of each endpoint's buffer (protocol.otlp.sending_queue.queue_size).", "{units}")
 
 	t.reroutedRemoved = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonEndpointRemoved)))
 	t.reroutedUnhealthy = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonEndpointUnhealthy)))
 	t.fallbackEmptyTrace = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonEmptyTraceID)))
 	t.fallbackMissingSvc = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonMissingService)))
 	return t, err
+}
+
+// drop counts items dropped for endpoint (one of the drop* reasons).
+func (t *telemetry) drop(ctx context.Context, endpoint, reason string, items int) {
+	t.dropped.Add(ctx, int64(items), metric.WithAttributes(
+		attribute.String("endpoint", endpoint), attribute.String("reason", reason)))
 }
 
 // endpointAttrs are computed once per backend so that recording is

@@ -60,3 +60,10 @@ func FuzzIncoming(f *testing.F) {
 		}
 	})
 }
+
+// The handoff reads the mark on every request a gateway receives.
+func TestIncomingUnmarkedDoesNotAllocate(t *testing.T) {
+	ctx := metadata.NewIncomingContext(context.Background(),
+		metadata.Pairs("content-type", "application/grpc", "user-agent", "otlp"))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = Incoming(ctx) }))
+}
